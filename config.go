@@ -1,0 +1,101 @@
+package llada
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// GenerateConfig holds the per-call settings of one generation. The zero value is usable: it generates
+// DefaultGenLength tokens in one block with one token committed per step, greedily, with the LLaDA
+// low-confidence sampler.
+type GenerateConfig struct {
+	// GenLength is the number of tokens to generate after the prompt. 0 means DefaultGenLength.
+	GenLength int
+	// Steps is the total number of denoising steps over all blocks. 0 means GenLength.
+	Steps int
+	// BlockLength splits the generation into semi-autoregressive blocks decoded left to right.
+	// 0 means one block of GenLength. GenLength must be a multiple of it and Steps a multiple of the block count.
+	BlockLength int
+	// Temperature > 0 samples proposals with float64 Gumbel-max; 0 takes the argmax.
+	Temperature float64
+	// CFGScale > 0 enables classifier-free guidance: logits = uncond + (CFGScale+1)*(cond-uncond), where the
+	// unconditional input has every prompt position replaced by the mask token.
+	CFGScale float64
+	// Remasking picks the order in which masked positions are committed: RemaskLowConfidence (default) or
+	// RemaskRandom.
+	Remasking Remasking
+	// SuppressEOS sets the EOS logit to -Inf before proposing, so EOS is never generated
+	// (LLaDA's logits_eos_inf).
+	SuppressEOS bool
+	// DeferEOS gives proposals of EOS and EOT zero confidence, so they are committed last
+	// (LLaDA's confidence_eos_eot_inf).
+	DeferEOS bool
+	// Seed seeds the generation's random stream; equal seeds give equal outputs.
+	Seed uint64
+}
+
+// DefaultGenLength is the generation length used when GenerateConfig.GenLength is 0.
+const DefaultGenLength = 64
+
+// Remasking names how LLaDA's sampler orders masked positions.
+type Remasking string
+
+const (
+	RemaskLowConfidence Remasking = "low_confidence" // commit the most probable proposals first
+	RemaskRandom        Remasking = "random"         // commit positions in random order
+)
+
+// ErrInvalidConfig is wrapped by every validation error of GenerateConfig.
+var ErrInvalidConfig = errors.New("llada: invalid generate config")
+
+// withDefaults returns c with zero fields replaced by their documented defaults.
+func (c GenerateConfig) withDefaults() GenerateConfig {
+	if c.GenLength == 0 {
+		c.GenLength = DefaultGenLength
+	}
+	if c.BlockLength == 0 {
+		c.BlockLength = c.GenLength
+	}
+	if c.Steps == 0 {
+		c.Steps = c.GenLength
+	}
+	if c.Remasking == "" {
+		c.Remasking = RemaskLowConfidence
+	}
+	return c
+}
+
+// Validate reports the first impossible or out-of-range setting, after defaults are applied.
+func (c GenerateConfig) Validate() error {
+	c = c.withDefaults()
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, a...))
+	}
+	switch {
+	case c.GenLength < 0:
+		return bad("gen_length %d is negative", c.GenLength)
+	case c.BlockLength < 0:
+		return bad("block_length %d is negative", c.BlockLength)
+	case c.Steps < 0:
+		return bad("steps %d is negative", c.Steps)
+	case c.GenLength%c.BlockLength != 0:
+		return bad("gen_length %d is not a multiple of block_length %d", c.GenLength, c.BlockLength)
+	}
+	blocks := c.GenLength / c.BlockLength
+	if c.Steps%blocks != 0 {
+		return bad("steps %d is not a multiple of the number of blocks %d (gen_length/block_length)", c.Steps, blocks)
+	}
+	if math.IsNaN(c.Temperature) || math.IsInf(c.Temperature, 0) || c.Temperature < 0 {
+		return bad("temperature %v must be a finite number >= 0", c.Temperature)
+	}
+	if math.IsNaN(c.CFGScale) || math.IsInf(c.CFGScale, 0) || c.CFGScale < 0 {
+		return bad("cfg_scale %v must be a finite number >= 0", c.CFGScale)
+	}
+	switch c.Remasking {
+	case RemaskLowConfidence, RemaskRandom:
+	default:
+		return bad("remasking %q is unknown (want %q or %q)", c.Remasking, RemaskLowConfidence, RemaskRandom)
+	}
+	return nil
+}
