@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"os"
 
 	"github.com/llada-go/llada/onnx"
 )
@@ -68,4 +69,22 @@ func ExampleSession_Forward() {
 	// Output:
 	// row 0 argmax: [47 25 10 12]
 	// row 1 argmax: [25 0 10 44]
+}
+
+// OpenBytes serves models embedded in the binary (//go:embed model.onnx); here the bytes come from a file.
+func ExampleOpenBytes() {
+	model, err := os.ReadFile("../testdata/onnx/tiny_nomask.onnx")
+	if err != nil {
+		log.Fatal(err)
+	}
+	s, err := onnx.OpenBytes(model, onnx.WithGraphOptimization(onnx.GraphOptimizationBasic))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	fmt.Println("attention_mask input:", s.HasAttentionMask())
+	fmt.Println("contract:", s.Metadata()["llada.contract"], s.Metadata()["llada.family"])
+	// Output:
+	// attention_mask input: false
+	// contract: 1 masked
 }

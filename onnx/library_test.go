@@ -107,7 +107,9 @@ func TestMissingLibraryOnOpen(t *testing.T) {
 
 func TestSecondLibraryIsRefused(t *testing.T) {
 	lib := requireLibrary(t)
-	shared(t, "tiny.onnx") // make sure the process has loaded the real library
+	tiny := shared(t, "tiny.onnx") // make sure the process has loaded the real library
+	assert.Equal(t, lib, tiny.Library())
+	assert.Equal(t, lib, LoadedLibrary())
 	other := filepath.Join(t.TempDir(), "libonnxruntime.so.1")
 	require.NoError(t, os.WriteFile(other, []byte("another build"), 0o644))
 	s, err := Open(modelPath("tiny.onnx"), WithLibraryPath(other))

@@ -20,6 +20,8 @@ func TestOptions(t *testing.T) {
 			WithGraphOptimization(GraphOptimizationBasic), WithCUDA(1)},
 			config{libraryPath: "/x.so", intraThreads: 3, optimization: GraphOptimizationBasic, cuda: true, cudaDevice: 1}, ""},
 		{"cuda device 0", []Option{WithCUDA(0)}, config{cuda: true}, ""},
+		{"no spinning", []Option{WithThreadSpinning(false)}, config{noSpin: true}, ""},
+		{"spinning is the default", []Option{WithThreadSpinning(true)}, config{}, ""},
 		{"negative threads", []Option{WithIntraOpThreads(-1)}, config{}, "WithIntraOpThreads(-1)"},
 		{"bad level", []Option{WithGraphOptimization(GraphOptimization(9))}, config{}, "unknown graph optimisation level 9"},
 		{"negative device", []Option{WithCUDA(-2)}, config{}, "WithCUDA(-2): device id must be non-negative"},
@@ -38,6 +40,27 @@ func TestOptions(t *testing.T) {
 	}
 	assert.Equal(t, "all", GraphOptimization(0).String(), "the zero value is the runtime default")
 	assert.Equal(t, "extended", GraphOptimizationExtended.String())
+}
+
+// TestSessionOptionsApplied checks what can be read back from ORT's session options.
+func TestSessionOptionsApplied(t *testing.T) {
+	lib := requireLibrary(t)
+	shared(t, "tiny.onnx")
+	for _, spin := range []bool{true, false} {
+		c, err := newConfig([]Option{WithThreadSpinning(spin), WithIntraOpThreads(2)})
+		require.NoError(t, err)
+		so, err := sessionOptions(c, lib)
+		require.NoError(t, err)
+		has, err := so.HasSessionConfigEntry("session.intra_op.allow_spinning")
+		require.NoError(t, err)
+		assert.Equal(t, !spin, has)
+		if has {
+			v, err := so.GetSessionConfigEntry("session.intra_op.allow_spinning")
+			require.NoError(t, err)
+			assert.Equal(t, "0", v)
+		}
+		require.NoError(t, so.Destroy())
+	}
 }
 
 func TestOptionErrorsReachOpen(t *testing.T) {
