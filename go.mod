@@ -3,6 +3,8 @@ module github.com/llada-go/llada
 go 1.26.8
 
 require (
-	github.com/stretchr/testify v1.12.1 // indirect
-	github.com/yalue/onnxruntime_go v1.35.0 // indirect
+	github.com/stretchr/testify v1.12.1
+	github.com/yalue/onnxruntime_go v1.35.0
 )
+
+require go.yaml.in/yaml/v3 v3.0.5 // indirect

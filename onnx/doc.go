@@ -8,6 +8,10 @@
 // element types and ranks and names every mismatch; any other required input is an error. Other outputs are
 // allowed and never computed. The llada.* metadata keys are read by the root package from Session.Metadata.
 //
+// onnxruntime_go cannot list the inputs of a session it has created, so Open first loads the model into a
+// throw-away session with graph optimisation off to read the signature, then creates the real one: opening
+// costs two model loads (milliseconds for the models this project ships; noticeable for multi-GB ones).
+//
 // # Finding ONNX Runtime
 //
 // LibraryPath resolves the shared library in this order:
@@ -54,9 +58,10 @@
 // # CUDA
 //
 // WithCUDA(device) appends the CUDA execution provider. The library the installer fetches (the npm package
-// onnxruntime-node's linux-x64 build) is CPU-only, and no CUDA build of ONNX Runtime can be obtained on the
-// machines this project is developed on (no network access beyond the Go proxy, Debian and npm), so WithCUDA
-// is only tested to fail with a clear error there. With a CUDA-enabled libonnxruntime.so (and its
+// onnxruntime-node's linux-x64 build) is CPU-only: that package's own install script downloads the CUDA
+// provider from NuGet, and no CUDA build of ONNX Runtime can be obtained on the machines this project is
+// developed on (no network beyond the Go proxy, Debian and npm). So WithCUDA is only tested to fail there,
+// with an error naming the library and the missing CUDA EP. With a CUDA-enabled libonnxruntime.so (and its
 // libonnxruntime_providers_cuda.so beside it) set through WithLibraryPath or the environment, it is meant to
 // work unchanged.
 package onnx
