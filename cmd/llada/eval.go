@@ -1,0 +1,248 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/llada-go/llada"
+	"github.com/llada-go/llada/eval"
+	"github.com/llada-go/llada/onnx"
+)
+
+func init() {
+	register("eval", command{summary: "evaluate samplers: infill, Sudoku, generative perplexity, likelihood bound", run: runEval})
+}
+
+// Default inputs, relative to the repository root.
+const (
+	defaultTextModel   = "models/brown"
+	defaultSudokuModel = "models/sudoku"
+	defaultJudge       = "models/judge/model.onnx"
+	defaultSentences   = "testdata/eval/brown_heldout.json"
+	defaultEvalOut     = "docs/eval"
+	puzzlesFile        = "test_puzzles.json"
+)
+
+func runEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var mf modelFlags
+	mf.add(fs)
+	var cfg eval.Config
+	sudokuDir := fs.String("sudoku-model", defaultSudokuModel, "Sudoku model directory")
+	judgePath := fs.String("judge", defaultJudge, "autoregressive judge (ONNX) for generative perplexity; must share the text model's tokenizer")
+	sentences := fs.String("sentences", defaultSentences, "held-out sentences (JSON: {\"sentences\": [...]})")
+	puzzles := fs.String("puzzles", "", "Sudoku puzzles (JSON, models/sudoku/test_puzzles.json format; default: test_puzzles.json in --sudoku-model)")
+	tasks := fs.String("tasks", strings.Join(eval.TaskNames(), ","), "tasks to run: "+strings.Join(eval.TaskNames(), ", "))
+	samplers := fs.String("samplers", strings.Join(eval.SamplerNames(), ","), "samplers for the text tasks")
+	sudokuSamplers := fs.String("sudoku-samplers", strings.Join(eval.DefaultSudokuSamplers(), ","), "samplers (decoding orders) for Sudoku")
+	budgets := fs.String("tokens-per-step", "1,2,4,8", "NFE budgets: tokens committed per forward pass (steps = ceil(masked/k))")
+	fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed; equal seeds give equal reports")
+	fs.IntVar(&cfg.Batch, "batch", 32, "rows per generation (batched forward passes)")
+	fs.IntVar(&cfg.InfillSentences, "infill-sentences", 16, "held-out sentences for infill")
+	fs.IntVar(&cfg.InfillLength, "infill-length", 24, "tokens per infill sentence")
+	spans := fs.String("infill-spans", "1,2,4,8", "masked span lengths for infill")
+	fs.IntVar(&cfg.SudokuPuzzles, "sudoku-puzzles", 48, "Sudoku puzzles (the first N of the file)")
+	fs.IntVar(&cfg.GenPrompts, "prompts", 16, "prompts for generative perplexity")
+	fs.IntVar(&cfg.PromptLength, "prompt-length", 8, "prompt tokens")
+	fs.IntVar(&cfg.GenLength, "gen-length", 32, "generated tokens per prompt")
+	temperature := fs.Float64("temperature", 1, "sampling temperature for generative perplexity (0 = greedy)")
+	fs.IntVar(&cfg.LikelihoodSeqs, "likelihood-seqs", 16, "held-out windows for the likelihood bound")
+	fs.IntVar(&cfg.LikelihoodLength, "likelihood-length", 64, "tokens per likelihood window")
+	fs.IntVar(&cfg.MC.Samples, "mc-samples", 64, "masked copies per window (LLaDA's mc_num)")
+	fs.IntVar(&cfg.MC.Batch, "mc-batch", 16, "copies per stratified draw (LLaDA's batch_size)")
+	out := fs.String("out", defaultEvalOut, "output directory for RESULTS.md and the PNG plots")
+	quiet := fs.Bool("quiet", false, "no progress bar on stderr")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	var err error
+	if cfg.Tasks, err = eval.ParseTasks(splitList(*tasks)); err != nil {
+		return fmt.Errorf("--tasks: %w", err)
+	}
+	cfg.Samplers, cfg.SudokuSamplers = splitList(*samplers), splitList(*sudokuSamplers)
+	if cfg.TokensPerStep, err = parseInts(*budgets); err != nil {
+		return fmt.Errorf("--tokens-per-step: %w", err)
+	}
+	if cfg.InfillSpans, err = parseInts(*spans); err != nil {
+		return fmt.Errorf("--infill-spans: %w", err)
+	}
+	switch t := *temperature; {
+	case t < 0 || t != t:
+		return fmt.Errorf("--temperature %v: must be >= 0", t)
+	case t == 0:
+		cfg.GenTemperature = -1 // eval.Config: negative = greedy, 0 = the default
+	default:
+		cfg.GenTemperature = t
+	}
+	for _, v := range []struct {
+		name string
+		n    int
+	}{{"--batch", cfg.Batch}, {"--infill-sentences", cfg.InfillSentences}, {"--infill-length", cfg.InfillLength},
+		{"--sudoku-puzzles", cfg.SudokuPuzzles}, {"--prompts", cfg.GenPrompts}, {"--prompt-length", cfg.PromptLength},
+		{"--gen-length", cfg.GenLength}, {"--likelihood-seqs", cfg.LikelihoodSeqs}, {"--likelihood-length", cfg.LikelihoodLength},
+		{"--mc-samples", cfg.MC.Samples}, {"--mc-batch", cfg.MC.Batch}} {
+		if v.n <= 0 {
+			return fmt.Errorf("%s %d: must be positive", v.name, v.n)
+		}
+	}
+
+	has := func(t string) bool { return slices.Contains(cfg.Tasks, t) }
+	var data eval.Data
+	var notes []string
+	opts := []llada.Option{llada.WithIntraOpThreads(mf.threads)}
+	var onnxOpts []onnx.Option
+	if mf.library != "" {
+		opts = append(opts, llada.WithLibraryPath(mf.library))
+		onnxOpts = append(onnxOpts, onnx.WithLibraryPath(mf.library))
+	}
+	onnxOpts = append(onnxOpts, onnx.WithIntraOpThreads(mf.threads))
+	if has(eval.TaskInfill) || has(eval.TaskGenPPL) || has(eval.TaskLikelihood) {
+		dir := mf.dir
+		if dir == "" {
+			dir = defaultTextModel
+		}
+		m, err := llada.Open(dir, opts...)
+		if err != nil {
+			return fmt.Errorf("text model: %w", err)
+		}
+		defer m.Close()
+		data.Text = m
+		notes = append(notes, modelNote("text model", dir, m.Contract()))
+		if data.Sentences, err = eval.LoadSentences(*sentences); err != nil {
+			return err
+		}
+	}
+	if has(eval.TaskSudoku) {
+		m, err := llada.Open(*sudokuDir, opts...)
+		if err != nil {
+			return fmt.Errorf("sudoku model: %w", err)
+		}
+		defer m.Close()
+		data.Sudoku = m
+		notes = append(notes, modelNote("Sudoku model", *sudokuDir, m.Contract()))
+		p := *puzzles
+		if p == "" {
+			p = filepath.Join(*sudokuDir, puzzlesFile)
+		}
+		if data.Puzzles, err = eval.LoadPuzzles(p); err != nil {
+			return err
+		}
+	}
+	if has(eval.TaskGenPPL) {
+		j, err := eval.OpenJudge(*judgePath, onnxOpts...)
+		if err != nil {
+			return err
+		}
+		defer j.Close()
+		data.Judge = j
+		notes = append(notes, fmt.Sprintf("- judge: `%s` (autoregressive, vocabulary %d)", *judgePath, j.VocabSize()))
+		if err := sameTokenizer(*judgePath, mf.dir); err != nil {
+			return err
+		}
+	}
+	notes = append(notes, fmt.Sprintf("- machine: %s/%s, %d CPU threads (GOMAXPROCS), ONNX Runtime %s on CPU",
+		runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), onnx.RuntimeVersion))
+
+	var progress io.Writer = stderr
+	if *quiet {
+		progress = nil
+	}
+	rep, err := eval.Run(ctx, cfg, data, progress)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	plots, err := rep.WritePlots(*out)
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(filepath.Join(*out, "RESULTS.md"))
+	if err != nil {
+		return err
+	}
+	werr := rep.WriteMarkdown(f, eval.MarkdownOptions{Title: "llada evaluation", Command: commandLine(args), Notes: notes, Plots: plots})
+	if err := errors.Join(werr, f.Close()); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s (%d plots) in %s\n", filepath.Join(*out, "RESULTS.md"), len(plots), rep.Elapsed.Round(1e8))
+	return nil
+}
+
+func modelNote(what, dir string, c llada.Contract) string {
+	return fmt.Sprintf("- %s: `%s` (vocabulary %d, max_seq_len %d, mask id %d)", what, dir, c.VocabSize, c.MaxSeqLen, c.MaskID)
+}
+
+// sameTokenizer compares the judge's tokenizer.json, when one sits next to it, with the text model's: an equal
+// vocabulary size is necessary but not sufficient for the judge's scores to mean anything.
+func sameTokenizer(judgePath, textDir string) error {
+	if textDir == "" {
+		textDir = defaultTextModel
+	}
+	jt, err := os.ReadFile(filepath.Join(filepath.Dir(judgePath), llada.TokenizerFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	mt, err := os.ReadFile(filepath.Join(textDir, llada.TokenizerFile))
+	if err != nil {
+		return nil
+	}
+	if string(jt) != string(mt) {
+		return fmt.Errorf("%w: the judge's tokenizer.json differs from the text model's", eval.ErrVocabMismatch)
+	}
+	return nil
+}
+
+// commandLine is the command that regenerates the report, for the report itself.
+func commandLine(args []string) string {
+	parts := []string{"go run ./cmd/llada eval"}
+	for _, a := range args {
+		if strings.ContainsAny(a, " \t\"'") {
+			a = strconv.Quote(a)
+		}
+		parts = append(parts, a)
+	}
+	return strings.Join(parts, " ")
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, p := range splitList(s) {
+		n, err := strconv.Atoi(p)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("%q is not a positive integer", p)
+		}
+		out = append(out, n)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("empty list")
+	}
+	return out, nil
+}

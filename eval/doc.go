@@ -1,0 +1,20 @@
+// Package eval measures masked diffusion language models and their samplers: quality against forward passes
+// (NFE), on tasks where the sampler's choices matter.
+//
+// Tasks:
+//   - infill: held-out sentences with a masked span of several lengths at the start, middle or end; exact match
+//     of the whole span and token accuracy.
+//   - sudoku: a masked-diffusion Sudoku model fills the blank cells; fully solved puzzles, cell accuracy and
+//     grid validity per sampler, which shows how much the decoding order matters (Kim et al. 2025, "Train for
+//     the Worst, Plan for the Best").
+//   - genppl: continuations of held-out prompts scored by an autoregressive judge (generative perplexity),
+//     with unigram entropy, distinct-n and self-BLEU of the samples to detect mode collapse.
+//   - likelihood: LLaDA's Monte-Carlo bound on the negative log-likelihood of held-out text, with its standard
+//     error.
+//
+// Every task decodes through llada.Stream, so every sampler the engine knows is evaluated the same way, and
+// batches many items per forward pass. Fill is the infill entry point: it decodes arbitrary masked positions of
+// a canvas (not only a suffix) by presenting the engine a permuted view of the canvas.
+//
+// All randomness comes from the seed in Config; equal seeds give equal reports.
+package eval

@@ -1,0 +1,363 @@
+package eval
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/llada-go/llada"
+)
+
+// Task names.
+const (
+	TaskInfill     = "infill"
+	TaskSudoku     = "sudoku"
+	TaskGenPPL     = "genppl"
+	TaskLikelihood = "likelihood"
+)
+
+// TaskNames lists the tasks in the order Run runs them.
+func TaskNames() []string { return []string{TaskInfill, TaskSudoku, TaskGenPPL, TaskLikelihood} }
+
+// ParseTasks checks a list of task names; empty means all.
+func ParseTasks(names []string) ([]string, error) {
+	if len(names) == 0 {
+		return TaskNames(), nil
+	}
+	var out []string
+	for _, n := range names {
+		if !slices.Contains(TaskNames(), n) {
+			return nil, fmt.Errorf("%w %q (known: %s)", ErrUnknownTask, n, strings.Join(TaskNames(), ", "))
+		}
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// Config selects the tasks, samplers, budgets and sizes of a run. Zero fields take the defaults listed, which
+// are sized so that the whole default run fits in about ten minutes on two CPU cores with the project's models.
+type Config struct {
+	Tasks []string // default TaskNames()
+	// Samplers evaluated on the text tasks (infill, genppl); default SamplerNames().
+	Samplers []string
+	// SudokuSamplers evaluated on Sudoku; default DefaultSudokuSamplers().
+	SudokuSamplers []string
+	// TokensPerStep are the NFE budgets (see Decoding.TokensPerStep); default 1, 2, 4, 8.
+	TokensPerStep []int
+	Seed          uint64
+	Batch         int // rows per generation; default 32
+
+	InfillSentences int   // default 16
+	InfillLength    int   // tokens per infill sequence; default 24
+	InfillSpans     []int // default 1, 2, 4, 8
+
+	SudokuPuzzles int // default 48
+
+	GenPrompts     int     // default 16
+	PromptLength   int     // default 8
+	GenLength      int     // default 32
+	GenTemperature float64 // default 1; negative means 0 (greedy)
+
+	LikelihoodSeqs   int      // default 16
+	LikelihoodLength int      // default 64
+	MC               MCConfig // default 64 copies per sequence in draws of 16
+}
+
+// DefaultSudokuSamplers are the decoding orders compared on Sudoku, as far as the engine has them: random
+// order, the most probable token first, and the largest top-1/top-2 margin first (Kim et al. 2025).
+func DefaultSudokuSamplers() []string {
+	var out []string
+	for _, n := range []string{"llada-random", "llada-low-confidence", "dream-topk-margin"} {
+		if slices.Contains(SamplerNames(), n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func (c Config) withDefaults() Config {
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	if len(c.Samplers) == 0 {
+		c.Samplers = SamplerNames()
+	}
+	if len(c.SudokuSamplers) == 0 {
+		c.SudokuSamplers = DefaultSudokuSamplers()
+	}
+	if len(c.TokensPerStep) == 0 {
+		c.TokensPerStep = []int{1, 2, 4, 8}
+	}
+	def(&c.Batch, 32)
+	def(&c.InfillSentences, 16)
+	def(&c.InfillLength, 24)
+	if len(c.InfillSpans) == 0 {
+		c.InfillSpans = []int{1, 2, 4, 8}
+	}
+	def(&c.SudokuPuzzles, 48)
+	def(&c.GenPrompts, 16)
+	def(&c.PromptLength, 8)
+	def(&c.GenLength, 32)
+	if c.GenTemperature == 0 {
+		c.GenTemperature = 1
+	} else if c.GenTemperature < 0 {
+		c.GenTemperature = 0
+	}
+	def(&c.LikelihoodSeqs, 16)
+	def(&c.LikelihoodLength, 64)
+	def(&c.MC.Samples, 64)
+	def(&c.MC.Batch, 16)
+	return c
+}
+
+// Data is what the tasks run on. Only the parts the selected tasks need must be set: Text and Sentences for
+// infill, genppl and likelihood, Judge for genppl, Sudoku and Puzzles for sudoku.
+type Data struct {
+	Text      *llada.Model
+	Sudoku    *llada.Model
+	Judge     *Judge
+	Sentences []string
+	Puzzles   []Puzzle
+}
+
+// Report holds everything a run measured.
+type Report struct {
+	Config     Config
+	Infill     []InfillRow
+	Sudoku     []SudokuRow
+	Samples    []SampleRow
+	Likelihood *LikelihoodRow
+	Elapsed    time.Duration
+}
+
+// InfillRow is one sampler setting on the infill task.
+type InfillRow struct {
+	Decoding Decoding
+	InfillScore
+}
+
+// SudokuRow is one sampler setting on Sudoku.
+type SudokuRow struct {
+	Decoding Decoding
+	SudokuScore
+}
+
+// SampleRow is one sampler setting on the genppl task.
+type SampleRow struct {
+	Decoding Decoding
+	SampleScore
+}
+
+// LikelihoodRow is the Monte-Carlo likelihood bound of held-out text.
+type LikelihoodRow struct {
+	Sequences, Length int
+	MC                MCConfig
+	Bound             Bound
+	CopiesPerSecond   float64
+}
+
+// Run evaluates the selected tasks. Everything is validated before the first long step: unknown names, empty
+// datasets, missing models, a judge whose vocabulary differs from the model's, a model given to the sudoku task
+// that is not a Sudoku model. Progress goes to progress (nil for none).
+func Run(ctx context.Context, cfg Config, data Data, progressOut io.Writer) (*Report, error) {
+	start := time.Now()
+	tasks, err := ParseTasks(cfg.Tasks)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Tasks = tasks
+	cfg = cfg.withDefaults()
+	if err := validate(ctx, cfg, data); err != nil {
+		return nil, err
+	}
+	decs := func(samplers []string) []Decoding {
+		var out []Decoding
+		for _, s := range samplers {
+			for _, k := range cfg.TokensPerStep {
+				out = append(out, Decoding{Sampler: s, TokensPerStep: k})
+			}
+		}
+		return out
+	}
+	units := 0
+	has := func(t string) bool { return slices.Contains(cfg.Tasks, t) }
+	if has(TaskInfill) {
+		units += len(decs(cfg.Samplers))
+	}
+	if has(TaskSudoku) {
+		units += len(decs(cfg.SudokuSamplers))
+	}
+	if has(TaskGenPPL) {
+		units += len(decs(cfg.Samplers))
+	}
+	if has(TaskLikelihood) {
+		units++
+	}
+	prog := newProgress(progressOut, units)
+	rep := &Report{Config: cfg}
+
+	if has(TaskInfill) {
+		m := data.Text
+		seqs, err := SentencePrefixes(m.Tokenizer(), data.Sentences, cfg.InfillLength, cfg.InfillSentences)
+		if err != nil {
+			return nil, fmt.Errorf("eval: infill: %w", err)
+		}
+		items := InfillItems(seqs, cfg.InfillSpans)
+		for _, d := range decs(cfg.Samplers) {
+			s, err := Infill(ctx, m.Denoiser(), m.Contract(), items, d, cfg.Batch, cfg.Seed)
+			if err != nil {
+				return nil, fmt.Errorf("eval: infill with %s: %w", d.Label(), err)
+			}
+			rep.Infill = append(rep.Infill, InfillRow{d, s})
+			prog.step("infill " + d.Label())
+		}
+	}
+	if has(TaskSudoku) {
+		m := data.Sudoku
+		puzzles := data.Puzzles[:min(cfg.SudokuPuzzles, len(data.Puzzles))]
+		for _, d := range decs(cfg.SudokuSamplers) {
+			s, err := SolveSudoku(ctx, m.Denoiser(), m.Tokenizer(), m.Contract(), puzzles, d, cfg.Batch, cfg.Seed)
+			if err != nil {
+				return nil, fmt.Errorf("eval: sudoku with %s: %w", d.Label(), err)
+			}
+			rep.Sudoku = append(rep.Sudoku, SudokuRow{d, s})
+			prog.step("sudoku " + d.Label())
+		}
+	}
+	if has(TaskGenPPL) {
+		m := data.Text
+		prompts, err := SentencePrefixes(m.Tokenizer(), data.Sentences, cfg.PromptLength, cfg.GenPrompts)
+		if err != nil {
+			return nil, fmt.Errorf("eval: genppl: %w", err)
+		}
+		from := make([]int, len(prompts))
+		for i, p := range prompts {
+			from[i] = len(p)
+		}
+		for _, d := range decs(cfg.Samplers) {
+			d.Temperature = cfg.GenTemperature
+			seqs, fr, err := Sample(ctx, m.Denoiser(), m.Contract(), prompts, cfg.GenLength, d, cfg.Batch, cfg.Seed)
+			if err != nil {
+				return nil, fmt.Errorf("eval: genppl with %s: %w", d.Label(), err)
+			}
+			s, err := ScoreSamples(ctx, data.Judge, seqs, from, cfg.Batch)
+			if err != nil {
+				return nil, fmt.Errorf("eval: genppl with %s: %w", d.Label(), err)
+			}
+			s.MeanNFE, s.Forwards, s.Seconds = fr.MeanNFE(), fr.Forwards, fr.Elapsed.Seconds()
+			rep.Samples = append(rep.Samples, SampleRow{d, s})
+			prog.step("genppl " + d.Label())
+		}
+	}
+	if has(TaskLikelihood) {
+		m := data.Text
+		wins, err := TextWindows(m.Tokenizer(), data.Sentences, cfg.LikelihoodLength, cfg.LikelihoodSeqs)
+		if err != nil {
+			return nil, fmt.Errorf("eval: likelihood: %w", err)
+		}
+		items := make([]LikelihoodItem, len(wins))
+		for i, w := range wins {
+			items[i] = LikelihoodItem{Target: w}
+		}
+		mc := cfg.MC
+		mc.Seed = cfg.Seed
+		b, err := LikelihoodBound(ctx, m.Denoiser(), m.Contract(), items, mc)
+		if err != nil {
+			return nil, fmt.Errorf("eval: likelihood: %w", err)
+		}
+		rep.Likelihood = &LikelihoodRow{Sequences: len(items), Length: cfg.LikelihoodLength, MC: mc, Bound: b,
+			CopiesPerSecond: float64(b.Copies) / b.Elapsed.Seconds()}
+		prog.step("likelihood")
+	}
+	rep.Elapsed = time.Since(start)
+	return rep, nil
+}
+
+// validate fails fast on everything that would make a task fail late.
+func validate(ctx context.Context, cfg Config, data Data) error {
+	for _, list := range [][]string{cfg.Samplers, cfg.SudokuSamplers} {
+		for _, s := range list {
+			if !slices.Contains(SamplerNames(), s) {
+				return fmt.Errorf("%w %q (known: %s)", ErrUnknownSampler, s, strings.Join(SamplerNames(), ", "))
+			}
+		}
+	}
+	for _, k := range cfg.TokensPerStep {
+		if k < 1 {
+			return fmt.Errorf("%w: tokens per step %d must be at least 1", ErrBadConfig, k)
+		}
+	}
+	for _, k := range cfg.InfillSpans {
+		if k < 1 || k > cfg.InfillLength {
+			return fmt.Errorf("%w: infill span %d must be in 1..%d (the infill length)", ErrBadConfig, k, cfg.InfillLength)
+		}
+	}
+	sizes := []struct {
+		name string
+		v    int
+	}{{"batch", cfg.Batch}, {"infill sentences", cfg.InfillSentences}, {"infill length", cfg.InfillLength},
+		{"sudoku puzzles", cfg.SudokuPuzzles}, {"genppl prompts", cfg.GenPrompts}, {"prompt length", cfg.PromptLength},
+		{"generation length", cfg.GenLength}, {"likelihood sequences", cfg.LikelihoodSeqs},
+		{"likelihood length", cfg.LikelihoodLength}}
+	for _, s := range sizes {
+		if s.v < 0 {
+			return fmt.Errorf("%w: %s %d must be positive", ErrBadConfig, s.name, s.v)
+		}
+	}
+	if math.IsNaN(cfg.GenTemperature) || math.IsInf(cfg.GenTemperature, 0) {
+		return fmt.Errorf("%w: temperature %v", ErrBadConfig, cfg.GenTemperature)
+	}
+	needText := false
+	for _, t := range cfg.Tasks {
+		switch t {
+		case TaskInfill, TaskGenPPL, TaskLikelihood:
+			needText = true
+		case TaskSudoku:
+			if data.Sudoku == nil {
+				return fmt.Errorf("%w: the sudoku task needs a Sudoku model", ErrBadConfig)
+			}
+			if len(data.Puzzles) == 0 {
+				return fmt.Errorf("%w: the sudoku task has no puzzles", ErrEmptyDataset)
+			}
+			if len(cfg.SudokuSamplers) == 0 {
+				return fmt.Errorf("%w: no sampler to run Sudoku with", ErrBadConfig)
+			}
+			m := data.Sudoku
+			sc, err := NewSudokuCodec(m.Tokenizer(), m.Contract())
+			if err != nil {
+				return fmt.Errorf("eval: sudoku: %w", err)
+			}
+			if err := sc.CheckModel(ctx, m.Denoiser(), m.Contract(), data.Puzzles); err != nil {
+				return fmt.Errorf("eval: sudoku: %w", err)
+			}
+		}
+	}
+	if needText {
+		if data.Text == nil {
+			return fmt.Errorf("%w: the text tasks (%s, %s, %s) need a text model", ErrBadConfig, TaskInfill, TaskGenPPL, TaskLikelihood)
+		}
+		if len(data.Sentences) == 0 {
+			return fmt.Errorf("%w: no held-out sentences for the text tasks", ErrEmptyDataset)
+		}
+	}
+	if slices.Contains(cfg.Tasks, TaskGenPPL) {
+		if data.Judge == nil {
+			return fmt.Errorf("%w: the genppl task needs an autoregressive judge", ErrBadConfig)
+		}
+		if err := data.Judge.CheckVocab(data.Text.Contract().VocabSize); err != nil {
+			return err
+		}
+		if n := cfg.PromptLength + cfg.GenLength; data.Judge.maxSeqLen > 0 && n > data.Judge.maxSeqLen {
+			return fmt.Errorf("%w: prompt + generation = %d tokens, over the judge's max_seq_len %d", ErrBadConfig, n, data.Judge.maxSeqLen)
+		}
+	}
+	return nil
+}
