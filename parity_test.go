@@ -1,0 +1,275 @@
+package llada
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/llada-go/llada/onnx"
+)
+
+// Parity with the Python reference (export/reference/llada_ref.py, the semantics of ML-GSAI/LLaDA
+// generate.py). The goldens under testdata/goldens/<model>/ were made by running the reference on the very
+// weights exported to <model>.onnx; `bash export/make_goldens.sh` regenerates them. Every case was admitted only
+// if its decision margin (the closest call between the k-th and (k+1)-th confidence, or between a committed
+// proposal's best and second-best logit) exceeds min_margin, so float32 differences between torch and ONNX
+// Runtime cannot flip a decision: any mismatch here is a semantic difference.
+
+// goldenModels lists the models with goldens: directory under testdata/goldens and the ONNX file they ran.
+var goldenModels = []struct{ name, model string }{
+	{"tiny", filepath.Join("testdata", "goldens", "tiny", "model.onnx")},
+	{"brown", filepath.Join("models", "brown", "model.onnx")},
+}
+
+type goldenFile struct {
+	Sampler     string            `json:"sampler"`
+	Model       string            `json:"model"`
+	Contract    map[string]string `json:"contract"`
+	MinMargin   float64           `json:"min_margin"`
+	LogitsCheck struct {
+		IDs       [][]int64 `json:"ids"`
+		Attention [][]int64 `json:"attention"`
+		Points    []struct {
+			Row    int       `json:"row"`
+			Pos    int       `json:"pos"`
+			Logits []float64 `json:"logits"`
+		} `json:"points"`
+	} `json:"logits_check"`
+	Cases   []goldenCase `json:"cases"`
+	Skipped []struct {
+		Name   string  `json:"name"`
+		Margin float64 `json:"margin"`
+		Reason string  `json:"reason"`
+	} `json:"skipped"`
+}
+
+type goldenCase struct {
+	Name    string         `json:"name"`
+	Prompts [][]int        `json:"prompts"`
+	Config  map[string]any `json:"config"`
+	// Canvas is the reference's final output: left-padded prompt + generation, per row.
+	Canvas [][]int `json:"canvas"`
+	// CommitStep gives, per row and generated position, the global step that unmasked it.
+	CommitStep [][]int  `json:"commit_step"`
+	NFE        int      `json:"nfe"`
+	Margin     *float64 `json:"margin"` // nil: no decision could be close (every step committed all candidates)
+}
+
+// parityDenoiser adapts an ONNX Runtime session to the Denoiser interface.
+type parityDenoiser struct{ s *onnx.Session }
+
+func (d parityDenoiser) VocabSize() int { return d.s.VocabSize() }
+
+func (d parityDenoiser) Forward(ctx context.Context, in Batch, logits []float32) error {
+	return d.s.Forward(ctx, in.IDs, in.Attention, in.Rows, in.Seq, logits)
+}
+
+var paritySessions struct {
+	sync.Mutex
+	m map[string]*onnx.Session
+}
+
+// paritySession opens a golden model once per test binary. A missing ONNX Runtime is a failure, not a skip:
+// the parity tests are the proof that the engine matches the reference.
+func paritySession(t *testing.T, path string) *onnx.Session {
+	t.Helper()
+	paritySessions.Lock()
+	defer paritySessions.Unlock()
+	if s, ok := paritySessions.m[path]; ok {
+		return s
+	}
+	_, err := onnx.LibraryPath("")
+	require.NoError(t, err, "parity tests need ONNX Runtime %s", onnx.RuntimeVersion)
+	s, err := onnx.Open(path, onnx.WithIntraOpThreads(1))
+	require.NoError(t, err)
+	if paritySessions.m == nil {
+		paritySessions.m = map[string]*onnx.Session{}
+	}
+	paritySessions.m[path] = s
+	return s
+}
+
+// loadGoldens returns the golden file of one sampler for each model that has goldens. A model directory
+// without the file is skipped only for models other than tiny (the brown goldens exist once that model does).
+func loadGoldens(t *testing.T, sampler string) []struct {
+	model string
+	g     goldenFile
+	den   parityDenoiser
+	c     Contract
+} {
+	t.Helper()
+	var out []struct {
+		model string
+		g     goldenFile
+		den   parityDenoiser
+		c     Contract
+	}
+	for _, m := range goldenModels {
+		path := filepath.Join("testdata", "goldens", m.name, sampler+".json")
+		data, err := os.ReadFile(path)
+		if os.IsNotExist(err) && m.name != "tiny" {
+			continue
+		}
+		require.NoError(t, err, "golden file for %s on %s", sampler, m.name)
+		var g goldenFile
+		require.NoError(t, json.Unmarshal(data, &g), path)
+		require.NotEmpty(t, g.Cases, "%s holds no cases", path)
+		s := paritySession(t, m.model)
+		c, err := ParseContract(s.Metadata())
+		require.NoError(t, err, m.model)
+		// The goldens must have been made for this very model file's contract.
+		for k, v := range g.Contract {
+			assert.Equal(t, v, s.Metadata()[k], "%s: metadata %q differs from the goldens' contract", m.model, k)
+		}
+		out = append(out, struct {
+			model string
+			g     goldenFile
+			den   parityDenoiser
+			c     Contract
+		}{m.name, g, parityDenoiser{s}, c})
+	}
+	return out
+}
+
+// TestParityLogits checks that ONNX Runtime computes the logits torch computed for the goldens, so that a
+// sampler mismatch can never be blamed on the export.
+func TestParityLogits(t *testing.T) {
+	for _, gm := range loadGoldens(t, "llada") {
+		t.Run(gm.model, func(t *testing.T) {
+			lc := gm.g.LogitsCheck
+			require.NotEmpty(t, lc.Points)
+			rows, seq := len(lc.IDs), len(lc.IDs[0])
+			ids := make([]int64, 0, rows*seq)
+			for _, r := range lc.IDs {
+				ids = append(ids, r...)
+			}
+			var att []int64
+			if lc.Attention != nil {
+				for _, r := range lc.Attention {
+					att = append(att, r...)
+				}
+			}
+			v := gm.den.VocabSize()
+			logits := make([]float32, rows*seq*v)
+			require.NoError(t, gm.den.Forward(context.Background(), Batch{IDs: ids, Attention: att, Rows: rows, Seq: seq}, logits))
+			worst := 0.0
+			for _, p := range lc.Points {
+				require.Len(t, p.Logits, v)
+				got := logits[(p.Row*seq+p.Pos)*v : (p.Row*seq+p.Pos+1)*v]
+				for i, want := range p.Logits {
+					worst = math.Max(worst, math.Abs(float64(got[i])-want))
+				}
+			}
+			// The golden holds torch's float32 logits exactly (9 significant digits). ONNX Runtime's kernels differ
+			// from torch's by ~1e-5 on the tiny model; the bound is a quarter of the smallest decision margin the
+			// goldens admit, so logits that pass it cannot flip an admitted decision.
+			assert.Less(t, worst, gm.g.MinMargin/4, "max |ORT - torch| logit difference")
+			t.Logf("%s: max |ORT - torch| = %.3g over %d positions", gm.model, worst, len(lc.Points))
+		})
+	}
+}
+
+// goldenConfig maps a reference config (keyword names of LLaDA's generate()) onto GenerateConfig.
+func goldenConfig(t *testing.T, m map[string]any) GenerateConfig {
+	t.Helper()
+	num := func(k string) float64 {
+		v, ok := m[k].(float64)
+		require.True(t, ok, "config key %q missing or not a number: %v", k, m[k])
+		return v
+	}
+	flag := func(k string) bool {
+		v, _ := m[k].(bool)
+		return v
+	}
+	rm, _ := m["remasking"].(string)
+	return GenerateConfig{
+		GenLength:   int(num("gen_length")),
+		Steps:       int(num("steps")),
+		BlockLength: int(num("block_length")),
+		Temperature: num("temperature"),
+		CFGScale:    num("cfg_scale"),
+		Remasking:   Remasking(rm),
+		SuppressEOS: flag("logits_eos_inf"),
+		DeferEOS:    flag("confidence_eos_eot_inf"),
+	}
+}
+
+// runTrace runs one generation and returns its final canvas and, per row, the step that committed each
+// generated position (-1 if never), in the golden layout.
+func runTrace(ctx context.Context, den Denoiser, c Contract, prompts [][]int, cfg GenerateConfig) (canvas, commit [][]int, nfe int, err error) {
+	var last Step
+	for st, err := range Stream(ctx, den, c, prompts, cfg) {
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		if commit == nil {
+			commit = make([][]int, st.Rows)
+			for r := range commit {
+				commit[r] = make([]int, st.Seq-st.PromptLen)
+				for i := range commit[r] {
+					commit[r][i] = -1
+				}
+			}
+		}
+		for r, pos := range st.Committed {
+			for _, p := range pos {
+				if p < st.PromptLen {
+					return nil, nil, 0, fmt.Errorf("step %d committed prompt position %d", st.Step, p)
+				}
+				commit[r][p-st.PromptLen] = st.Step
+			}
+		}
+		last = st
+	}
+	if last.Canvas == nil {
+		return nil, nil, 0, fmt.Errorf("generation yielded no step")
+	}
+	canvas = make([][]int, last.Rows)
+	for r := range canvas {
+		canvas[r] = append([]int(nil), last.Canvas[r*last.Seq:(r+1)*last.Seq]...)
+	}
+	return canvas, commit, last.NFE, nil
+}
+
+// TestParityLLaDA replays every LLaDA golden case through the Go engine on the ONNX model and requires the same
+// canvas, the same commit order and the same number of forward passes, token for token.
+func TestParityLLaDA(t *testing.T) {
+	for _, gm := range loadGoldens(t, "llada") {
+		t.Run(gm.model, func(t *testing.T) {
+			// The goldens must cover what issue 2 asks for: >= 20 prompts in each of the three configurations.
+			perConfig := map[string]int{}
+			for _, tc := range gm.g.Cases {
+				cfg, _, _ := strings.Cut(tc.Name, "/")
+				perConfig[cfg]++
+			}
+			for _, cfg := range []string{"one_block", "blocks", "cfg"} {
+				assert.GreaterOrEqual(t, perConfig[cfg], 20, "golden cases for config %s", cfg)
+			}
+			for _, tc := range gm.g.Cases {
+				t.Run(tc.Name, func(t *testing.T) {
+					margin := math.Inf(1)
+					if tc.Margin != nil {
+						margin = *tc.Margin
+					}
+					require.Greater(t, margin, gm.g.MinMargin, "golden admitted a near-tie")
+					cfg := goldenConfig(t, tc.Config)
+					canvas, commit, nfe, err := runTrace(context.Background(), gm.den, gm.c, tc.Prompts, cfg)
+					require.NoError(t, err)
+					assert.Equal(t, tc.Canvas, canvas, "final canvas (decision margin %.3g)", margin)
+					assert.Equal(t, tc.CommitStep, commit, "step at which each position was committed")
+					assert.Equal(t, tc.NFE, nfe, "forward passes")
+				})
+			}
+			t.Logf("%s: %d cases replayed, %d skipped by the generator as near-ties", gm.model, len(gm.g.Cases), len(gm.g.Skipped))
+		})
+	}
+}
