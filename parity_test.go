@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -272,4 +273,216 @@ func TestParityLLaDA(t *testing.T) {
 			t.Logf("%s: %d cases replayed, %d skipped by the generator as near-ties", gm.model, len(gm.g.Cases), len(gm.g.Skipped))
 		})
 	}
+}
+
+// Temperature > 0 cannot be compared token for token (torch and Go draw different random numbers), so the
+// sampler is tested against its law instead: with fixed logits every proposal must be a draw from
+// softmax(logits/T). Each check has a false-failure probability of alpha; with the nine checks below the
+// chance that a correct sampler fails this file is under 1e-6. The seeds are fixed, so the outcome is
+// reproducible; alpha says how unlucky a fixed seed would have to be.
+const statAlpha = 1e-7
+
+// chiSquareTail returns P(X >= x) for X ~ chi-square with df degrees of freedom: the regularized upper incomplete
+// gamma function Q(df/2, x/2), by its power series below a+1 and its continued fraction above (both converge
+// fast there).
+func chiSquareTail(x float64, df int) float64 {
+	a, z := float64(df)/2, x/2
+	if z <= 0 {
+		return 1
+	}
+	lg, _ := math.Lgamma(a)
+	front := math.Exp(-z + a*math.Log(z) - lg)
+	if z < a+1 {
+		sum, term := 1/a, 1/a
+		for n := 1; n < 1000 && term > sum*1e-16; n++ {
+			term *= z / (a + float64(n))
+			sum += term
+		}
+		return 1 - front*sum
+	}
+	const tiny = 1e-300
+	b := z + 1 - a
+	c, d := 1/tiny, 1/b
+	h := d
+	for i := 1; i < 1000; i++ {
+		an := -float64(i) * (float64(i) - a)
+		b += 2
+		d = an*d + b
+		if math.Abs(d) < tiny {
+			d = tiny
+		}
+		c = b + an/c
+		if math.Abs(c) < tiny {
+			c = tiny
+		}
+		d = 1 / d
+		del := d * c
+		h *= del
+		if math.Abs(del-1) < 1e-16 {
+			break
+		}
+	}
+	return front * h
+}
+
+func TestChiSquareTail(t *testing.T) {
+	for _, tc := range []struct {
+		x    float64
+		df   int
+		want float64
+	}{
+		{3.841459, 1, 0.05}, // textbook critical values
+		{10.827566, 1, 0.001},
+		{29.588298, 10, 0.001},
+		{18.307038, 10, 0.05},
+		{6, 2, math.Exp(-3)}, // df=2 is exactly exponential
+		{0.5, 2, math.Exp(-0.25)},
+		{124.342113, 100, 0.05},
+	} {
+		assert.InEpsilon(t, tc.want, chiSquareTail(tc.x, tc.df), 1e-5, "x=%v df=%d", tc.x, tc.df)
+	}
+}
+
+// chiSquareTest compares observed counts with expected probabilities (bins with expected count below 5 are
+// pooled, the usual condition for the chi-square approximation) and returns the p-value. A bin with
+// probability 0 must be empty: otherwise the p-value is 0.
+func chiSquareTest(counts []int, probs []float64) float64 {
+	n := 0
+	for _, c := range counts {
+		n += c
+	}
+	var stat float64
+	bins := 0
+	poolO, poolE := 0.0, 0.0
+	for i, p := range probs {
+		if p == 0 {
+			if counts[i] != 0 {
+				return 0
+			}
+			continue
+		}
+		e := p * float64(n)
+		if e < 5 {
+			poolO += float64(counts[i])
+			poolE += e
+			continue
+		}
+		stat += (float64(counts[i]) - e) * (float64(counts[i]) - e) / e
+		bins++
+	}
+	if poolE > 0 {
+		stat += (poolO - poolE) * (poolO - poolE) / poolE
+		bins++
+	}
+	return chiSquareTail(stat, bins-1)
+}
+
+func softmaxT(logits []float32, temp float64, skip ...int) []float64 {
+	p := make([]float64, len(logits))
+	m := math.Inf(-1)
+	for i, v := range logits {
+		if !slices.Contains(skip, i) {
+			m = math.Max(m, float64(v)/temp)
+		}
+	}
+	sum := 0.0
+	for i, v := range logits {
+		if !slices.Contains(skip, i) {
+			p[i] = math.Exp(float64(v)/temp - m)
+			sum += p[i]
+		}
+	}
+	for i := range p {
+		p[i] /= sum
+	}
+	return p
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// TestGumbelSamplesFollowSoftmax draws proposals with the whole engine (Stream on a denoiser whose logits are
+// the same at every position; one step commits every position, so each generated token is one draw) and tests
+// the counts against softmax(logits/T). The same counts must also reject a 15% wrong temperature, which shows
+// the test has the power to catch a mis-scaled sampler.
+func TestGumbelSamplesFollowSoftmax(t *testing.T) {
+	// Id 0 is the mask (-Inf: never proposed), 1 is EOS; the rest spans probabilities from ~0.7 to ~1e-4.
+	logits := []float32{float32(math.Inf(-1)), 1.0, 0.3, -0.5, 2.0, 0.0, 1.2, -1.5, 0.7, -3.0}
+	const genLength, seeds = 64, 400
+	c := testContract(len(logits))
+	for _, tc := range []struct {
+		name        string
+		temp        float64
+		suppressEOS bool
+	}{
+		{"T=0.5", 0.5, false},
+		{"T=1", 1, false},
+		{"T=2", 2, false},
+		{"T=1 logits_eos_inf", 1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			den := &tableDenoiser{vocab: len(logits), fill: func(_, _ []int64, _ int, out []float32) { copy(out, logits) }}
+			counts := make([]int, len(logits))
+			// Neighbouring positions must be independent draws: joint counts of (is the top token) over pairs.
+			pairs := make([]int, 4)
+			const top = 4
+			for seed := uint64(0); seed < seeds; seed++ {
+				cfg := GenerateConfig{GenLength: genLength, Steps: 1, Temperature: tc.temp, SuppressEOS: tc.suppressEOS, Seed: seed}
+				canvas, _, _, err := runTrace(context.Background(), den, c, [][]int{{5}}, cfg)
+				require.NoError(t, err)
+				gen := canvas[0][1:]
+				for _, id := range gen {
+					counts[id]++
+				}
+				for j := 0; j+1 < len(gen); j += 2 {
+					pairs[2*b2i(gen[j] == top)+b2i(gen[j+1] == top)]++
+				}
+			}
+			var skip []int
+			if tc.suppressEOS {
+				skip = []int{c.EOSID}
+			}
+			probs := softmaxT(logits, tc.temp, skip...)
+			p := chiSquareTest(counts, probs)
+			q := probs[top]
+			pp := chiSquareTest(pairs, []float64{(1 - q) * (1 - q), (1 - q) * q, q * (1 - q), q * q})
+			assert.Greater(t, pp, statAlpha, "pairs of neighbouring draws %v are not independent", pairs)
+			assert.Greater(t, p, statAlpha, "counts %v do not follow softmax(logits/%g)", counts, tc.temp)
+			wrong := chiSquareTest(counts, softmaxT(logits, 1.15*tc.temp, skip...))
+			assert.Less(t, wrong, statAlpha, "counts %v also fit temperature %g: the test has no power", counts, 1.15*tc.temp)
+			t.Logf("p=%.3g (wrong temperature: p=%.3g; pairs p=%.3g) counts=%v", p, wrong, pp, counts)
+		})
+	}
+}
+
+// TestRandomRemaskingIsUniform checks the order of random remasking: at each step the positions to commit are a
+// uniformly random subset of the masked ones, whatever the logits say. With one token per step the position
+// committed first must be uniform over the block.
+func TestRandomRemaskingIsUniform(t *testing.T) {
+	const genLength, seeds = 8, 4000
+	// Logits that make later positions far more confident, so low-confidence ordering would never look uniform.
+	den := &tableDenoiser{vocab: 6, fill: func(_, _ []int64, pos int, out []float32) {
+		clear(out)
+		out[4] = float32(pos)
+	}}
+	counts := make([]int, genLength)
+	for seed := uint64(0); seed < seeds; seed++ {
+		cfg := GenerateConfig{GenLength: genLength, Steps: genLength, Remasking: RemaskRandom, Seed: seed}
+		_, commit, _, err := runTrace(context.Background(), den, testContract(6), [][]int{{5}}, cfg)
+		require.NoError(t, err)
+		first := slices.Index(commit[0], 0)
+		require.GreaterOrEqual(t, first, 0, "no position committed at step 0")
+		counts[first]++
+	}
+	uniform := make([]float64, genLength)
+	for i := range uniform {
+		uniform[i] = 1 / float64(genLength)
+	}
+	p := chiSquareTest(counts, uniform)
+	assert.Greater(t, p, statAlpha, "first-committed positions %v are not uniform", counts)
+	t.Logf("p=%.3g counts=%v", p, counts)
 }
