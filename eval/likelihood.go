@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/llada-go/llada"
@@ -112,6 +114,8 @@ func LikelihoodBound(ctx context.Context, den llada.Denoiser, c llada.Contract, 
 	var logits []float32
 	var masks [][]bool
 	var counts []int
+	var rowLoss []float64
+	var rowBad []int
 	rngs := make([]*rand.Rand, len(items))
 	for i := range items {
 		rngs[i] = rand.New(rand.NewPCG(cfg.Seed, uint64(i)))
@@ -155,31 +159,44 @@ func LikelihoodBound(ctx context.Context, den llada.Denoiser, c llada.Contract, 
 		}
 		res.Forwards++
 		res.Copies += rows
-		r = 0
-		for _, jb := range pending {
-			it := items[jb.item]
-			L := len(it.Target)
-			sum := 0.0
-			for b := 0; b < cfg.Batch; b++ {
-				ce := 0.0
-				for j, m := range masks[r] {
-					if !m {
-						continue
-					}
-					p := len(it.Prompt) + j
-					q := p
-					if c.LogitsShift && q > 0 {
-						q--
-					}
-					off := (r*seq + q) * vocab
-					nll, ok := crossEntropy(logits[off:off+vocab], it.Target[j])
-					if !ok {
-						return fmt.Errorf("%w: item %d position %d", llada.ErrBadLogits, jb.item, p)
-					}
-					ce += nll
+		// Score the rows across cores: each row's weighted cross-entropy is independent of the others.
+		if cap(rowLoss) < rows {
+			rowLoss = make([]float64, rows)
+			rowBad = make([]int, rows)
+		}
+		rowLoss, rowBad = rowLoss[:rows], rowBad[:rows]
+		rowItem := func(r int) LikelihoodItem { return items[pending[r/cfg.Batch].item] }
+		parallelRows(rows, func(r int) {
+			it := rowItem(r)
+			ce := 0.0
+			rowBad[r] = -1
+			for j, m := range masks[r] {
+				if !m {
+					continue
 				}
-				sum += ce * float64(L) / float64(counts[r])
-				r++
+				q := len(it.Prompt) + j
+				if c.LogitsShift && q > 0 {
+					q--
+				}
+				off := (r*seq + q) * vocab
+				nll, ok := crossEntropy(logits[off:off+vocab], it.Target[j])
+				if !ok {
+					rowBad[r] = len(it.Prompt) + j
+					return
+				}
+				ce += nll
+			}
+			rowLoss[r] = ce * float64(len(it.Target)) / float64(counts[r])
+		})
+		for r, p := range rowBad {
+			if p >= 0 {
+				return fmt.Errorf("%w: item %d position %d", llada.ErrBadLogits, pending[r/cfg.Batch].item, p)
+			}
+		}
+		for i, jb := range pending {
+			sum := 0.0
+			for _, l := range rowLoss[i*cfg.Batch : (i+1)*cfg.Batch] {
+				sum += l
 			}
 			est[jb.item][jb.draw] = sum / float64(cfg.Batch)
 		}
@@ -250,22 +267,47 @@ func stratifiedCounts(k, L, batch int) []int {
 
 // crossEntropy is -log softmax(logits)[target] in float64; ok is false for NaN, +Inf or all -Inf logits.
 func crossEntropy(logits []float32, target int) (float64, bool) {
-	mx := math.Inf(-1)
+	mx := float32(math.Inf(-1))
 	for _, z := range logits {
-		f := float64(z)
-		if math.IsNaN(f) || math.IsInf(f, 1) {
+		if z > mx {
+			mx = z
+		} else if z != z {
 			return 0, false
 		}
-		mx = math.Max(mx, f)
 	}
-	if math.IsInf(mx, -1) {
+	if math.IsInf(float64(mx), 0) {
 		return 0, false
 	}
+	m := float64(mx)
 	s := 0.0
 	for _, z := range logits {
-		s += math.Exp(float64(z) - mx)
+		s += math.Exp(float64(z) - m)
 	}
-	return mx + math.Log(s) - float64(logits[target]), true
+	return m + math.Log(s) - float64(logits[target]), true
+}
+
+// parallelRows runs fn(r) for r in [0,n) on GOMAXPROCS goroutines, in contiguous chunks.
+func parallelRows(n int, fn func(r int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		for r := 0; r < n; r++ {
+			fn(r)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	chunk := (n + workers - 1) / workers
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := lo; r < hi; r++ {
+				fn(r)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // meanVar returns the mean and the unbiased sample variance (0 for fewer than two values).

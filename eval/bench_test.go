@@ -1,0 +1,55 @@
+package eval
+
+import (
+	"context"
+	"testing"
+
+	"github.com/llada-go/llada"
+)
+
+// constDenoiser returns the same logits at every position: the network costs one memcpy, so a benchmark on it
+// measures the estimator's own work (mask draws, canvases, log-sum-exp at masked positions).
+type constDenoiser struct{ row []float32 }
+
+func (d constDenoiser) VocabSize() int { return len(d.row) }
+
+func (d constDenoiser) Forward(_ context.Context, in llada.Batch, logits []float32) error {
+	for i := 0; i < in.Rows*in.Seq; i++ {
+		copy(logits[i*len(d.row):], d.row)
+	}
+	return nil
+}
+
+func benchLikelihood(b *testing.B, den llada.Denoiser, c llada.Contract, seqs, length int) {
+	items := make([]LikelihoodItem, seqs)
+	for i := range items {
+		t := make([]int, length)
+		for j := range t {
+			t[j] = 3 + (i*7+j)%(den.VocabSize()-4)
+		}
+		items[i] = LikelihoodItem{Target: t}
+	}
+	cfg := MCConfig{Samples: 32, Batch: 16, MaxRows: 64}
+	copies := 0
+	b.ResetTimer()
+	for b.Loop() {
+		res, err := LikelihoodBound(context.Background(), den, c, items, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		copies += res.Copies
+	}
+	b.ReportMetric(float64(copies)/b.Elapsed().Seconds(), "copies/s")
+	b.ReportMetric(float64(copies*length)/b.Elapsed().Seconds(), "tokens/s")
+}
+
+// BenchmarkLikelihoodEstimator measures the Monte-Carlo estimator without a network, at the Brown model's
+// vocabulary (4096) and window (64 tokens): the ceiling its bookkeeping puts on throughput.
+func BenchmarkLikelihoodEstimator(b *testing.B) {
+	row := make([]float32, 4096)
+	for i := range row {
+		row[i] = float32(i%17) / 4
+	}
+	c := testContract(4096, 0)
+	benchLikelihood(b, constDenoiser{row}, c, 8, 64)
+}
