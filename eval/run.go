@@ -48,16 +48,18 @@ type Config struct {
 	Samplers []string
 	// SudokuSamplers evaluated on Sudoku; default DefaultSudokuSamplers().
 	SudokuSamplers []string
-	// TokensPerStep are the NFE budgets (see Decoding.TokensPerStep); default 1, 2, 4, 8.
+	// TokensPerStep are the NFE budgets of the text tasks (see Decoding.TokensPerStep); default 1, 2, 4, 8.
 	TokensPerStep []int
-	Seed          uint64
-	Batch         int // rows per generation; default 32
+	// SudokuTokensPerStep are the budgets on Sudoku (about 47 blanks per puzzle); default 1, 3, 9.
+	SudokuTokensPerStep []int
+	Seed                uint64
+	Batch               int // rows per generation; default 32
 
 	InfillSentences int   // default 16
 	InfillLength    int   // tokens per infill sequence; default 24
 	InfillSpans     []int // default 1, 2, 4, 8
 
-	SudokuPuzzles int // default 48
+	SudokuPuzzles int // default 40
 
 	GenPrompts     int     // default 16
 	PromptLength   int     // default 8
@@ -96,13 +98,16 @@ func (c Config) withDefaults() Config {
 	if len(c.TokensPerStep) == 0 {
 		c.TokensPerStep = []int{1, 2, 4, 8}
 	}
+	if len(c.SudokuTokensPerStep) == 0 {
+		c.SudokuTokensPerStep = []int{1, 3, 9}
+	}
 	def(&c.Batch, 32)
 	def(&c.InfillSentences, 16)
 	def(&c.InfillLength, 24)
 	if len(c.InfillSpans) == 0 {
 		c.InfillSpans = []int{1, 2, 4, 8}
 	}
-	def(&c.SudokuPuzzles, 48)
+	def(&c.SudokuPuzzles, 40)
 	def(&c.GenPrompts, 16)
 	def(&c.PromptLength, 8)
 	def(&c.GenLength, 32)
@@ -178,10 +183,10 @@ func Run(ctx context.Context, cfg Config, data Data, progressOut io.Writer) (*Re
 	if err := validate(ctx, cfg, data); err != nil {
 		return nil, err
 	}
-	decs := func(samplers []string) []Decoding {
+	decs := func(samplers []string, budgets []int) []Decoding {
 		var out []Decoding
 		for _, s := range samplers {
-			for _, k := range cfg.TokensPerStep {
+			for _, k := range budgets {
 				out = append(out, Decoding{Sampler: s, TokensPerStep: k})
 			}
 		}
@@ -190,13 +195,13 @@ func Run(ctx context.Context, cfg Config, data Data, progressOut io.Writer) (*Re
 	units := 0
 	has := func(t string) bool { return slices.Contains(cfg.Tasks, t) }
 	if has(TaskInfill) {
-		units += len(decs(cfg.Samplers))
+		units += len(decs(cfg.Samplers, cfg.TokensPerStep))
 	}
 	if has(TaskSudoku) {
-		units += len(decs(cfg.SudokuSamplers))
+		units += len(decs(cfg.SudokuSamplers, cfg.SudokuTokensPerStep))
 	}
 	if has(TaskGenPPL) {
-		units += len(decs(cfg.Samplers))
+		units += len(decs(cfg.Samplers, cfg.TokensPerStep))
 	}
 	if has(TaskLikelihood) {
 		units++
@@ -211,7 +216,7 @@ func Run(ctx context.Context, cfg Config, data Data, progressOut io.Writer) (*Re
 			return nil, fmt.Errorf("eval: infill: %w", err)
 		}
 		items := InfillItems(seqs, cfg.InfillSpans)
-		for _, d := range decs(cfg.Samplers) {
+		for _, d := range decs(cfg.Samplers, cfg.TokensPerStep) {
 			s, err := Infill(ctx, m.Denoiser(), m.Contract(), items, d, cfg.Batch, cfg.Seed)
 			if err != nil {
 				return nil, fmt.Errorf("eval: infill with %s: %w", d.Label(), err)
@@ -223,7 +228,7 @@ func Run(ctx context.Context, cfg Config, data Data, progressOut io.Writer) (*Re
 	if has(TaskSudoku) {
 		m := data.Sudoku
 		puzzles := data.Puzzles[:min(cfg.SudokuPuzzles, len(data.Puzzles))]
-		for _, d := range decs(cfg.SudokuSamplers) {
+		for _, d := range decs(cfg.SudokuSamplers, cfg.SudokuTokensPerStep) {
 			s, err := SolveSudoku(ctx, m.Denoiser(), m.Tokenizer(), m.Contract(), puzzles, d, cfg.Batch, cfg.Seed)
 			if err != nil {
 				return nil, fmt.Errorf("eval: sudoku with %s: %w", d.Label(), err)
@@ -242,7 +247,7 @@ func Run(ctx context.Context, cfg Config, data Data, progressOut io.Writer) (*Re
 		for i, p := range prompts {
 			from[i] = len(p)
 		}
-		for _, d := range decs(cfg.Samplers) {
+		for _, d := range decs(cfg.Samplers, cfg.TokensPerStep) {
 			d.Temperature = cfg.GenTemperature
 			seqs, fr, err := Sample(ctx, m.Denoiser(), m.Contract(), prompts, cfg.GenLength, d, cfg.Batch, cfg.Seed)
 			if err != nil {
@@ -290,7 +295,7 @@ func validate(ctx context.Context, cfg Config, data Data) error {
 			}
 		}
 	}
-	for _, k := range cfg.TokensPerStep {
+	for _, k := range append(slices.Clone(cfg.TokensPerStep), cfg.SudokuTokensPerStep...) {
 		if k < 1 {
 			return fmt.Errorf("%w: tokens per step %d must be at least 1", ErrBadConfig, k)
 		}

@@ -42,7 +42,7 @@ func fakeData(t *testing.T) Data {
 }
 
 func smallConfig() Config {
-	return Config{Samplers: []string{"llada-low-confidence", "llada-random"}, TokensPerStep: []int{1, 4}, Seed: 7,
+	return Config{Samplers: []string{"llada-low-confidence", "llada-random"}, TokensPerStep: []int{1, 4}, SudokuTokensPerStep: []int{1, 4}, Seed: 7,
 		InfillSentences: 6, InfillLength: 12, InfillSpans: []int{1, 4}, SudokuPuzzles: 12,
 		GenPrompts: 6, PromptLength: 4, GenLength: 8, LikelihoodSeqs: 4, LikelihoodLength: 16,
 		MC: MCConfig{Samples: 16, Batch: 8}}
@@ -108,6 +108,12 @@ func TestRunAllTasks(t *testing.T) {
 	for _, want := range []string{"## Samples", "## Infill", "## Sudoku", "## Likelihood bound", "| llada-random | 4 |", "(sudoku.png)"} {
 		assert.Contains(t, md.String(), want)
 	}
+	var sum bytes.Buffer
+	require.NoError(t, rep.WriteSummary(&sum, MarkdownOptions{Command: "llada eval", Plots: plots}, "docs/eval"))
+	for _, want := range []string{"`llada eval`", "| llada-low-confidence | 1 | 8.0 |", "| 2.50 | 1.000 |", "(docs/eval/genppl.png)",
+		"(docs/eval/sudoku.png)", "**Likelihood.**", "| llada-random | 4 | 11."} {
+		assert.Contains(t, sum.String(), want)
+	}
 
 	again, err := Run(context.Background(), smallConfig(), fakeData(t), nil)
 	require.NoError(t, err)
@@ -141,6 +147,7 @@ func TestRunBadInput(t *testing.T) {
 		{"text model for sudoku", nil, func(d *Data) { d.Sudoku = notSudoku }, ErrNotSudokuModel, "digit 1"},
 		{"no text model", func(c *Config) { c.Tasks = []string{TaskLikelihood} }, func(d *Data) { d.Text = nil }, ErrBadConfig, "text model"},
 		{"zero budget", func(c *Config) { c.TokensPerStep = []int{0} }, nil, ErrBadConfig, "tokens per step"},
+		{"zero sudoku budget", func(c *Config) { c.SudokuTokensPerStep = []int{2, -1} }, nil, ErrBadConfig, "tokens per step -1"},
 		{"span too long", func(c *Config) { c.InfillSpans = []int{40} }, nil, ErrBadConfig, "infill span 40"},
 		{"sentences too short", func(c *Config) { c.Tasks = []string{TaskInfill}; c.InfillLength = 30; c.InfillSpans = []int{1} }, nil, ErrEmptyDataset, "no sentence has 30 tokens"},
 	} {

@@ -45,13 +45,14 @@ func runEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	tasks := fs.String("tasks", strings.Join(eval.TaskNames(), ","), "tasks to run: "+strings.Join(eval.TaskNames(), ", "))
 	samplers := fs.String("samplers", strings.Join(eval.SamplerNames(), ","), "samplers for the text tasks")
 	sudokuSamplers := fs.String("sudoku-samplers", strings.Join(eval.DefaultSudokuSamplers(), ","), "samplers (decoding orders) for Sudoku")
-	budgets := fs.String("tokens-per-step", "1,2,4,8", "NFE budgets: tokens committed per forward pass (steps = ceil(masked/k))")
+	budgets := fs.String("tokens-per-step", "1,2,4,8", "NFE budgets of the text tasks: tokens committed per forward pass (steps = ceil(masked/k))")
+	sudokuBudgets := fs.String("sudoku-tokens-per-step", "1,3,9", "NFE budgets on Sudoku: cells committed per forward pass")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed; equal seeds give equal reports")
 	fs.IntVar(&cfg.Batch, "batch", 32, "rows per generation (batched forward passes)")
 	fs.IntVar(&cfg.InfillSentences, "infill-sentences", 16, "held-out sentences for infill")
 	fs.IntVar(&cfg.InfillLength, "infill-length", 24, "tokens per infill sentence")
 	spans := fs.String("infill-spans", "1,2,4,8", "masked span lengths for infill")
-	fs.IntVar(&cfg.SudokuPuzzles, "sudoku-puzzles", 48, "Sudoku puzzles (the first N of the file)")
+	fs.IntVar(&cfg.SudokuPuzzles, "sudoku-puzzles", 40, "Sudoku puzzles (the first N of the file)")
 	fs.IntVar(&cfg.GenPrompts, "prompts", 16, "prompts for generative perplexity")
 	fs.IntVar(&cfg.PromptLength, "prompt-length", 8, "prompt tokens")
 	fs.IntVar(&cfg.GenLength, "gen-length", 32, "generated tokens per prompt")
@@ -75,6 +76,9 @@ func runEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	cfg.Samplers, cfg.SudokuSamplers = splitList(*samplers), splitList(*sudokuSamplers)
 	if cfg.TokensPerStep, err = parseInts(*budgets); err != nil {
 		return fmt.Errorf("--tokens-per-step: %w", err)
+	}
+	if cfg.SudokuTokensPerStep, err = parseInts(*sudokuBudgets); err != nil {
+		return fmt.Errorf("--sudoku-tokens-per-step: %w", err)
 	}
 	if cfg.InfillSpans, err = parseInts(*spans); err != nil {
 		return fmt.Errorf("--infill-spans: %w", err)
@@ -175,11 +179,22 @@ func runEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return err
 	}
-	werr := rep.WriteMarkdown(f, eval.MarkdownOptions{Title: "llada evaluation", Command: commandLine(args), Notes: notes, Plots: plots})
+	mo := eval.MarkdownOptions{Title: "llada evaluation", Command: commandLine(args), Notes: notes, Plots: plots}
+	werr := rep.WriteMarkdown(f, mo)
 	if err := errors.Join(werr, f.Close()); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s (%d plots) in %s\n", filepath.Join(*out, "RESULTS.md"), len(plots), rep.Elapsed.Round(1e8))
+	// The README section links the plots from the repository root, where the command runs.
+	f, err = os.Create(filepath.Join(*out, "README-section.md"))
+	if err != nil {
+		return err
+	}
+	mo.Title = "Evaluation"
+	werr = rep.WriteSummary(f, mo, filepath.ToSlash(filepath.Clean(*out)))
+	if err := errors.Join(werr, f.Close()); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s, README-section.md and %d plots in %s\n", filepath.Join(*out, "RESULTS.md"), len(plots), rep.Elapsed.Round(1e8))
 	return nil
 }
 

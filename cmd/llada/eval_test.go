@@ -35,7 +35,11 @@ func TestEvalWritesReportAndPlots(t *testing.T) {
 		"--mc-samples", "8", "--mc-batch", "4", "--out", out}
 	stdout, stderr, code := runCLI(t, "", args...)
 	require.Equal(t, 0, code, stderr)
-	assert.Contains(t, stdout, "wrote "+filepath.Join(out, "RESULTS.md"))
+	assert.Contains(t, stdout, "wrote "+filepath.Join(out, "RESULTS.md")+", README-section.md and 1 plots")
+	section, err := os.ReadFile(filepath.Join(out, "README-section.md"))
+	require.NoError(t, err)
+	assert.Contains(t, string(section), "]("+filepath.ToSlash(filepath.Clean(out))+"/infill.png)")
+	assert.Contains(t, string(section), "**Likelihood.**")
 	assert.Contains(t, stderr, "5/5", "progress reaches every unit (4 infill settings + likelihood)")
 	md, err := os.ReadFile(filepath.Join(out, "RESULTS.md"))
 	require.NoError(t, err)

@@ -1,0 +1,82 @@
+package eval
+
+import (
+	"fmt"
+	"io"
+	"path"
+	"sort"
+	"strings"
+)
+
+// WriteSummary writes the short form of the report meant for the project README: the quality-vs-NFE table of
+// every sampler (generative perplexity and infill accuracy side by side), the Sudoku table by decoding order,
+// the likelihood bound, the plots and the command that regenerates everything. plotDir is the plots' directory
+// as seen from the README (e.g. "docs/eval").
+func (r *Report) WriteSummary(w io.Writer, o MarkdownOptions, plotDir string) error {
+	var b strings.Builder
+	title := o.Title
+	if title == "" {
+		title = "Evaluation"
+	}
+	fmt.Fprintf(&b, "## %s\n\n", title)
+	if o.Command != "" {
+		fmt.Fprintf(&b, "Regenerate the numbers and plots below with `%s` (seed %d, %s on this machine); full tables in "+
+			"[%s](%s).\n\n", o.Command, r.Config.Seed, fmtDuration(r.Elapsed.Seconds()), path.Join(plotDir, "RESULTS.md"), path.Join(plotDir, "RESULTS.md"))
+	}
+	c := r.Config
+	type key struct {
+		s string
+		k int
+	}
+	infill := map[key]InfillRow{}
+	for _, row := range r.Infill {
+		infill[key{row.Decoding.Sampler, max(row.Decoding.TokensPerStep, 1)}] = row
+	}
+	if len(r.Samples) > 0 {
+		fmt.Fprintf(&b, "**Quality vs forward passes, per sampler.** Continuations of %d held-out Brown prompts (%d tokens, "+
+			"temperature %g) scored by the autoregressive judge (gen PPL, lower is better; distinct-2 and self-BLEU flag "+
+			"repetition), and greedy infill of masked spans of %s tokens (token accuracy). k = tokens committed per forward pass.\n\n",
+			c.GenPrompts, c.GenLength, c.GenTemperature, joinInts(sortedInts(c.InfillSpans)))
+		b.WriteString("| sampler | k | NFE | gen PPL | distinct-2 | self-BLEU | infill NFE | infill token acc |\n|---|--:|--:|--:|--:|--:|--:|--:|\n")
+		for _, row := range r.Samples {
+			k := max(row.Decoding.TokensPerStep, 1)
+			fmt.Fprintf(&b, "| %s | %d | %.1f | %.1f | %.3f | %.3f |", row.Decoding.Sampler, k, row.MeanNFE, row.GenPPL, row.Distinct[1], row.SelfBLEU)
+			if in, ok := infill[key{row.Decoding.Sampler, k}]; ok {
+				fmt.Fprintf(&b, " %.2f | %.3f |\n", in.MeanNFE, in.TokenAcc)
+			} else {
+				b.WriteString(" - | - |\n")
+			}
+		}
+		b.WriteString("\n")
+	}
+	for _, p := range []struct{ task, alt string }{{TaskGenPPL, "generative perplexity vs NFE"}, {TaskInfill, "infill accuracy vs NFE"}} {
+		if f, ok := o.Plots[p.task]; ok {
+			fmt.Fprintf(&b, "![%s](%s)\n", p.alt, path.Join(plotDir, f))
+		}
+	}
+	if len(r.Sudoku) > 0 {
+		fmt.Fprintf(&b, "\n**Sudoku: decoding order matters.** %d held-out puzzles, blanks decoded greedily, k cells per forward pass.\n\n", r.Sudoku[0].Puzzles)
+		b.WriteString("| order (sampler) | k | NFE | solved | cell acc |\n|---|--:|--:|--:|--:|\n")
+		for _, row := range r.Sudoku {
+			s := row.SudokuScore
+			fmt.Fprintf(&b, "| %s | %d | %.1f | %.1f%% | %.3f |\n", row.Decoding.Sampler, max(row.Decoding.TokensPerStep, 1), s.MeanNFE, 100*s.SolvedRate(), s.CellAcc)
+		}
+		if f, ok := o.Plots[TaskSudoku]; ok {
+			fmt.Fprintf(&b, "\n![Sudoku solved vs NFE](%s)\n", path.Join(plotDir, f))
+		}
+	}
+	if l := r.Likelihood; l != nil {
+		bd := l.Bound
+		fmt.Fprintf(&b, "\n**Likelihood.** LLaDA's Monte-Carlo bound on held-out Brown text (%d windows of %d tokens, %d masked copies "+
+			"each): %.3f ± %.3f nats/token (perplexity ≤ %.1f); the estimator ran %.0f masked copies/s.\n",
+			l.Sequences, l.Length, l.MC.Samples, bd.PerToken(), bd.PerTokenSE(), bd.Perplexity(), l.CopiesPerSecond)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func sortedInts(v []int) []int {
+	s := append([]int(nil), v...)
+	sort.Ints(s)
+	return s
+}
