@@ -186,9 +186,11 @@ class LLaDABlock(nn.Module):
         q = (q.float() * cos + rotate_half(q.float()) * sin).to(dt)
         k = (k.float() * cos + rotate_half(k.float()) * sin).to(dt)
         if self.n_kv != self.n_heads:
+            # grouped-query attention: kv head j serves query heads j*rep .. j*rep+rep-1. expand+reshape rather
+            # than repeat_interleave, which torch 1.13 exports to ONNX with shapes fixed at trace time.
             rep = self.n_heads // self.n_kv
-            k = k.repeat_interleave(rep, dim=1)
-            v = v.repeat_interleave(rep, dim=1)
+            k = k[:, :, None].expand(B, self.n_kv, rep, T, self.hd).reshape(B, self.n_heads, T, self.hd)
+            v = v[:, :, None].expand(B, self.n_kv, rep, T, self.hd).reshape(B, self.n_heads, T, self.hd)
         if use_sdpa:
             o = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, is_causal=causal and allowed is None)
         else:
