@@ -100,7 +100,11 @@ def export(model, out_path, metadata, example_len=8):
     big = sum(p.numel() * 4 for p in model.parameters()) >= TWO_GB
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
     kwargs = {}
-    if big and tuple(int(x) for x in torch.__version__.split(".")[:2]) < (2, 0):
+    import inspect
+    params = inspect.signature(torch.onnx.export).parameters
+    if "dynamo" in params:
+        kwargs["dynamo"] = False  # torch >= 2.9 defaults to the dynamo exporter; we use the TorchScript one
+    if big and "use_external_data_format" in params:
         kwargs["use_external_data_format"] = True
     with torch.no_grad():
         torch.onnx.export(
