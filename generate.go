@@ -174,8 +174,8 @@ func newGeneration(den Denoiser, c Contract, prompts [][]int, cfg GenerateConfig
 
 	g.scorer = scorer{proposal: smp.Proposal, score: smp.Score, temperature: cfg.Temperature, topK: smp.TopK,
 		topP: smp.TopP, topKFirst: smp.TopKFirst, proposeSkip: noSkip3(), confSkip: noSkip3(), deferred: [2]int{-1, -1}}
+	g.scorer.proposeSkip[2] = c.MaskID
 	if smp.SuppressMask {
-		g.scorer.proposeSkip[2] = c.MaskID
 		g.scorer.confSkip[2] = c.MaskID
 	}
 	if cfg.SuppressEOS {
@@ -184,10 +184,6 @@ func newGeneration(den Denoiser, c Contract, prompts [][]int, cfg GenerateConfig
 	}
 	if cfg.DeferEOS {
 		g.scorer.confSkip[0], g.scorer.confSkip[1] = c.EOSID, c.EOTID
-	}
-	if smp.Proposal == ProposeFiltered {
-		// The filtered proposal reads one distribution: what is not proposable has no mass in it either.
-		g.scorer.confSkip = g.scorer.proposeSkip
 	}
 	g.argmax = g.scorer
 	g.argmax.temperature = 0

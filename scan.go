@@ -17,9 +17,10 @@ type scorer struct {
 	topK        int
 	topP        float64 // 0 or >= 1: off
 	topKFirst   bool
-	// proposeSkip are token ids whose logit counts as -Inf when proposing (SuppressEOS, SuppressMask);
-	// confSkip are removed from the softmax that gives LLaDA's confidence (SuppressEOS, DeferEOS). -1 marks
-	// an unused slot.
+	// proposeSkip are token ids never proposed: [0] EOS under SuppressEOS, [2] the mask token (always: a
+	// committed mask would change nothing, and a block could never complete). confSkip are removed from the
+	// distribution the scores read: [0] EOS under SuppressEOS, or [0] EOS and [1] EOT under DeferEOS,
+	// [2] the mask under SuppressMask (MDLM's SUBS). -1 marks an unused slot.
 	proposeSkip [3]int
 	confSkip    [3]int
 	// deferred ids get probability 0 as proposals (DeferEOS: committed last).
@@ -143,30 +144,26 @@ func (s *scorer) wantEntropy() bool { return true }
 // ML-GSAI/LLaDA generate.py (add_gumbel_noise in float64, then F.softmax(logits.to(float64))).
 func (s *scorer) runLLaDA(logits []float32, rng *rand.PCG) scored {
 	out := scored{token: -1}
-	sameSkip := s.proposeSkip == s.confSkip
-	if s.temperature == 0 && sameSkip {
+	// The confidence softmax may keep the mask token (LLaDA's does) while proposals never take it; the
+	// proposal is still the softmax's argmax unless that argmax is the mask.
+	fusable := s.proposeSkip[0] == s.confSkip[0] && s.proposeSkip[1] == s.confSkip[1]
+	if s.temperature == 0 && fusable && s.score != ScoreRandom {
 		// One fused pass: the proposal is the softmax's argmax.
 		st := stream(logits, 1, s.confSkip, s.wantSecond(), s.wantEntropy())
 		if st.bad || !st.seenOK {
 			return out
 		}
 		out.token = st.arg
-		s.finish(&out, st, float64(logits[st.arg]), rng)
+		if isSkipped(s.proposeSkip, out.token) {
+			if out.token = argmaxSkip(logits, s.proposeSkip); out.token < 0 {
+				return scored{token: -1}
+			}
+		}
+		s.finish(&out, st, float64(logits[out.token]), rng)
 		return out
 	}
 	if s.temperature == 0 {
-		best := float32(math.Inf(-1))
-		bad := false
-		segments(len(logits), s.proposeSkip, func(lo, hi int) {
-			for i, v := range logits[lo:hi] {
-				if v > best {
-					best, out.token = v, lo+i
-				} else if v != v {
-					bad = true
-				}
-			}
-		})
-		if bad || out.token < 0 || math.IsInf(float64(best), 1) {
+		if out.token = argmaxSkip(logits, s.proposeSkip); out.token < 0 {
 			return scored{token: -1}
 		}
 	} else {
@@ -203,6 +200,27 @@ func (s *scorer) runLLaDA(logits []float32, rng *rand.PCG) scored {
 	return out
 }
 
+// argmaxSkip returns the first largest logit outside skip, or -1 when the logits hold NaN or +Inf or nothing
+// allowed is above -Inf.
+func argmaxSkip(logits []float32, skip [3]int) int {
+	best := float32(math.Inf(-1))
+	arg := -1
+	bad := false
+	segments(len(logits), skip, func(lo, hi int) {
+		for i, v := range logits[lo:hi] {
+			if v > best {
+				best, arg = v, lo+i
+			} else if v != v {
+				bad = true
+			}
+		}
+	})
+	if bad || math.IsInf(float64(best), 1) {
+		return -1
+	}
+	return arg
+}
+
 // finish fills prob, score and entropy from a distribution's stats; x is the proposal's (scaled) logit.
 func (s *scorer) finish(out *scored, st stats, x float64, rng *rand.PCG) {
 	out.ok = true
@@ -235,11 +253,16 @@ func (s *scorer) runSoftmax(logits []float32, rng *rand.PCG) scored {
 	if s.temperature > 0 {
 		scale = 1 / s.temperature
 	}
-	st := stream(logits, scale, s.proposeSkip, s.wantSecond(), s.wantEntropy())
+	st := stream(logits, scale, s.confSkip, s.wantSecond(), s.wantEntropy())
 	if st.bad || !st.seenOK {
 		return scored{token: -1}
 	}
 	out := scored{token: st.arg}
+	if s.temperature == 0 && isSkipped(s.proposeSkip, out.token) {
+		if out.token = argmaxSkip(logits, s.proposeSkip); out.token < 0 {
+			return scored{token: -1}
+		}
+	}
 	if s.temperature > 0 {
 		best := math.Inf(-1)
 		segments(len(logits), s.proposeSkip, func(lo, hi int) {
@@ -269,7 +292,7 @@ func (s *scorer) runFiltered(logits []float32, rng *rand.PCG, buf []entry) score
 	n := 0
 	m := -math.MaxFloat64
 	bad := false
-	segments(len(logits), s.proposeSkip, func(lo, hi int) {
+	segments(len(logits), s.confSkip, func(lo, hi int) {
 		for k, f := range logits[lo:hi] {
 			x := float64(f)
 			if x != x || math.IsInf(x, 1) {
@@ -318,12 +341,24 @@ func (s *scorer) runFiltered(logits []float32, rng *rand.PCG, buf []entry) score
 	}
 	out := scored{token: int(best.i)}
 	x := best.v
-	if s.temperature > 0 {
+	if s.temperature > 0 || isSkipped(s.proposeSkip, out.token) {
+		// Draw (or, at T=0, take the best) among the kept tokens that may be proposed.
 		g := math.Inf(-1)
+		out.token = -1
 		for _, e := range kept {
-			if y := e.v + gumbel(rng); y > g || (y == g && int(e.i) < out.token) {
+			if isSkipped(s.proposeSkip, int(e.i)) {
+				continue
+			}
+			y := e.v
+			if s.temperature > 0 {
+				y += gumbel(rng)
+			}
+			if y > g || (y == g && int(e.i) < out.token) {
 				g, out.token, x = y, int(e.i), e.v
 			}
+		}
+		if out.token < 0 {
+			return scored{token: -1}
 		}
 	}
 	s.finish(&out, st, x, rng)
