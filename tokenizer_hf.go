@@ -31,9 +31,12 @@ type HFTokenizer struct {
 
 var _ Tokenizer = (*HFTokenizer)(nil)
 
-// MaxTokenizerInput bounds the text Encode accepts (bytes), so a runaway input fails fast instead of
-// exhausting memory.
+// MaxTokenizerInput bounds the text Encode accepts, in bytes: a runaway input fails fast instead of exhausting
+// memory (ids take up to 8 bytes per input byte).
 const MaxTokenizerInput = 1 << 28
+
+// maxEncodeBytes is MaxTokenizerInput; tests lower it.
+var maxEncodeBytes = MaxTokenizerInput
 
 // LoadTokenizer reads a tokenizer.json file.
 func LoadTokenizer(path string) (*HFTokenizer, error) {
@@ -244,8 +247,8 @@ func (e *InvalidUTF8Error) Error() string {
 // Encode returns the ids of text. addSpecial applies the post-processor (BOS, CLS/SEP...), as tokenizers'
 // add_special_tokens does; truncation and padding from the file apply either way.
 func (t *HFTokenizer) Encode(text string, addSpecial bool) ([]int, error) {
-	if len(text) > MaxTokenizerInput {
-		return nil, fmt.Errorf("tokenizer: input of %d bytes exceeds the %d byte limit", len(text), MaxTokenizerInput)
+	if len(text) > maxEncodeBytes {
+		return nil, fmt.Errorf("tokenizer: input of %d bytes exceeds the %d byte limit", len(text), maxEncodeBytes)
 	}
 	if off := invalidUTF8At(text); off >= 0 {
 		return nil, &InvalidUTF8Error{Offset: off}
