@@ -3,6 +3,7 @@ module github.com/llada-go/llada
 go 1.26.8
 
 require (
+	github.com/daulet/tokenizers v1.24.0
 	github.com/dlclark/regexp2 v1.11.5
 	github.com/nikolalohinski/gonja/v2 v2.9.1
 	github.com/stretchr/testify v1.12.1
