@@ -6,6 +6,7 @@ import (
 	"errors"
 	"golang.org/x/text/unicode/norm"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -180,3 +181,36 @@ func FuzzTokenizerRoundTrip(f *testing.F) {
 func sprintf(f string, a ...any) string { return fmt.Sprintf(f, a...) }
 
 func normNFC(s string) string { return norm.NFC.String(s) }
+
+func TestTokenizerConcurrentUse(t *testing.T) {
+	// One tokenizer shared by goroutines (the BPE cache is the shared state) gives each the same ids.
+	tok := loadTrained(t, "bpe-llama3.json")
+	corpus := goldenCorpus(t)
+	want := make([][]int, len(corpus))
+	for i, s := range corpus {
+		var err error
+		want[i], err = tok.Encode(s, true)
+		require.NoError(t, err)
+	}
+	fresh := loadTrained(t, "bpe-llama3.json")
+	errs := make(chan error, 4)
+	for g := range 4 {
+		go func() {
+			for k := range corpus {
+				i := (k + g*31) % len(corpus)
+				got, err := fresh.Encode(corpus[i], true)
+				if err == nil && !slices.Equal(got, want[i]) {
+					err = fmt.Errorf("case %d differs", i)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		require.NoError(t, <-errs)
+	}
+}

@@ -44,6 +44,9 @@ func TestFastSplitMatchesRegex(t *testing.T) {
 	for _, p := range []string{gpt2Pattern, llama3Pattern, qwen2Pattern} {
 		require.NotNil(t, fastSplitter(p))
 		for _, s := range inputs {
+			if strings.ContainsRune(s, 0x17F) {
+				continue // regexp2 does not fold ſ to s; TestFastSplitFoldsLongS and the goldens cover it
+			}
 			require.Equal(t, regexSpans(t, p, s), fastSpans(p, s), "pattern %q input %q", p, s)
 		}
 	}
