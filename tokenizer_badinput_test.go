@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
@@ -43,6 +44,8 @@ func TestParseTokenizerErrors(t *testing.T) {
 		{"template unknown special", `{"post_processor":{"type":"TemplateProcessing","single":[{"SpecialToken":{"id":"<s>","type_id":0}},{"Sequence":{"id":"A","type_id":0}}],"special_tokens":{}},` + bpe + `}`, `special token "<s>" missing`},
 		{"truncation strategy", `{"truncation":{"max_length":4,"strategy":"Shortest","direction":"Right"},` + bpe + `}`, `unknown strategy "Shortest"`},
 		{"padding strategy", `{"padding":{"strategy":"Longest","direction":"Right","pad_id":0},` + bpe + `}`, `unknown strategy "Longest"`},
+		{"sparse ids", `{"model":{"type":"WordLevel","vocab":{"a":0,"b":1099511627776}}}`, "implausible vocabulary"},
+		{"sparse added id", `{"added_tokens":[{"id":100000000,"content":"<s>","special":true}],` + bpe + `}`, "implausible vocabulary"},
 		{"added token wrong type", `{"added_tokens":[{"id":"x","content":"<s>"}],` + bpe + `}`, "parse tokenizer.json"},
 	}
 	for _, tt := range tests {
@@ -213,4 +216,15 @@ func TestTokenizerConcurrentUse(t *testing.T) {
 	for range 4 {
 		require.NoError(t, <-errs)
 	}
+}
+
+func TestHostileRegexTimesOut(t *testing.T) {
+	old := regexTimeout
+	regexTimeout = 50 * time.Millisecond
+	defer func() { regexTimeout = old }()
+	tok, err := ParseTokenizer([]byte(`{"pre_tokenizer":{"type":"Split","pattern":{"Regex":"(a+)+$"},"behavior":"Isolated"},
+		"model":{"type":"WordLevel","unk_token":"?","vocab":{"?":0}}}`))
+	require.NoError(t, err)
+	_, err = tok.Encode(strings.Repeat("a", 40)+"b", false)
+	require.ErrorContains(t, err, "timeout")
 }

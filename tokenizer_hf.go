@@ -187,6 +187,11 @@ func (t *HFTokenizer) indexVocab(added []addedToken) error {
 		normPats = append(normPats, addedPattern{text, a})
 	}
 	t.raw, t.norm = newAddedMatcher(dedupe(rawPats)), newAddedMatcher(dedupe(normPats))
+	// Ids index a dense table (and size logits rows downstream): a file whose ids are far sparser than its
+	// entries is refused rather than allowed to allocate gigabytes.
+	if entries := len(vocab) + len(t.added); maxID >= 4*entries+1024 {
+		return fmt.Errorf("implausible vocabulary: largest id %d for %d tokens", maxID, entries)
+	}
 	t.size = maxID + 1
 	t.idToTok = make([]string, t.size)
 	for tok, id := range vocab {
