@@ -3,15 +3,6 @@ module github.com/llada-go/llada
 go 1.26.8
 
 require (
-	github.com/dlclark/regexp2 v1.11.5
-	github.com/stretchr/testify v1.12.1
-	github.com/yalue/onnxruntime_go v1.35.0
-	golang.org/x/text v0.23.0
-)
-
-require go.yaml.in/yaml/v3 v3.0.5 // indirect
-
-require (
 	github.com/daulet/tokenizers v1.24.0
 	github.com/nikolalohinski/gonja/v2 v2.9.1
 )
@@ -26,3 +17,12 @@ require (
 	golang.org/x/exp v0.0.0-20240719175910-8a7402abbf56 // indirect
 	golang.org/x/sys v0.32.0 // indirect
 )
+
+require (
+	github.com/dlclark/regexp2 v1.11.5
+	github.com/stretchr/testify v1.12.1
+	github.com/yalue/onnxruntime_go v1.35.0
+	golang.org/x/text v0.23.0
+)
+
+require go.yaml.in/yaml/v3 v3.0.5 // indirect
