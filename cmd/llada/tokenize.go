@@ -54,7 +54,7 @@ func runTokenize(_ context.Context, args []string, stdin io.Reader, stdout, stde
 		return err
 	}
 	if decodeSet {
-		ids, err := parseIDs(*decode)
+		ids, err := parseDecodeIDs(*decode)
 		if err != nil {
 			return err
 		}
@@ -88,7 +88,7 @@ func runTokenize(_ context.Context, args []string, stdin io.Reader, stdout, stde
 	return err
 }
 
-func parseIDs(s string) ([]int, error) {
+func parseDecodeIDs(s string) ([]int, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return nil, nil
