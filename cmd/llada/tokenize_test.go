@@ -14,7 +14,7 @@ import (
 
 const cliTokenizer = "../../testdata/tokenizers/bpe-llama3.json"
 
-func runCLI(stdin string, args ...string) (int, string, string) {
+func runTokenizeCLI(stdin string, args ...string) (int, string, string) {
 	var out, errb bytes.Buffer
 	code := run(context.Background(), args, strings.NewReader(stdin), &out, &errb)
 	return code, out.String(), errb.String()
@@ -29,31 +29,29 @@ func TestTokenizeCommand(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEqual(t, want, plain)
 
-	code, out, errOut := runCLI("", "tokenize", "--tokenizer", cliTokenizer, "--text", "Hello world<|eot_id|>")
+	code, out, errOut := runTokenizeCLI("", "tokenize", "--tokenizer", cliTokenizer, "--text", "Hello world<|eot_id|>")
 	require.Equal(t, 0, code, errOut)
 	var got []int
 	require.NoError(t, json.Unmarshal([]byte(out), &got))
 	require.Equal(t, want, got)
 
-	code, out, errOut = runCLI("Hello world<|eot_id|>", "tokenize", "--tokenizer", cliTokenizer, "--no-special")
+	code, out, errOut = runTokenizeCLI("Hello world<|eot_id|>", "tokenize", "--tokenizer", cliTokenizer, "--no-special")
 	require.Equal(t, 0, code, errOut)
 	require.NoError(t, json.Unmarshal([]byte(out), &got))
 	require.Equal(t, plain, got)
 
 	ids := make([]string, len(want))
 	for i, id := range want {
-		ids[i] = itoa(id)
+		ids[i] = strconv.Itoa(id)
 	}
-	code, out, errOut = runCLI("", "tokenize", "--tokenizer", cliTokenizer, "--decode", strings.Join(ids, ","))
+	code, out, errOut = runTokenizeCLI("", "tokenize", "--tokenizer", cliTokenizer, "--decode", strings.Join(ids, ","))
 	require.Equal(t, 0, code, errOut)
 	require.Equal(t, "<|begin_of_text|>Hello world<|eot_id|>\n", out)
 
-	code, out, errOut = runCLI("", "tokenize", "--tokenizer", cliTokenizer, "--decode", strings.Join(ids, ", "), "--skip-special")
+	code, out, errOut = runTokenizeCLI("", "tokenize", "--tokenizer", cliTokenizer, "--decode", strings.Join(ids, ", "), "--skip-special")
 	require.Equal(t, 0, code, errOut)
 	require.Equal(t, "Hello world\n", out)
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }
 
 func TestTokenizeCommandErrors(t *testing.T) {
 	tests := []struct {
@@ -71,7 +69,7 @@ func TestTokenizeCommandErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, _, errOut := runCLI("", tt.args...)
+			code, _, errOut := runTokenizeCLI("", tt.args...)
 			require.Equal(t, 1, code)
 			require.Contains(t, errOut, tt.want)
 		})
