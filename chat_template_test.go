@@ -1,6 +1,8 @@
 package llada
 
 import (
+	"encoding/json"
+
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -141,4 +143,38 @@ func TestChatToJSONLikePython(t *testing.T) {
 	got, err = RenderChat("{{ x | tojson(indent=2) }}", nil, false, map[string]any{"x": map[string]any{"k": []any{1}}})
 	require.NoError(t, err)
 	require.Equal(t, "{\n  \"k\": [\n    1\n  ]\n}", got)
+}
+
+func TestChatTemplateFromConfig(t *testing.T) {
+	cfg, err := json.Marshal(map[string]any{
+		"bos_token":     "<|startoftext|>",
+		"eos_token":     map[string]any{"content": "<|eot_id|>", "lstrip": false},
+		"pad_token":     nil,
+		"chat_template": llada8BInstructTemplate,
+	})
+	require.NoError(t, err)
+	tpl, vars, err := ChatTemplateFromConfig(cfg)
+	require.NoError(t, err)
+	require.Equal(t, map[string]any{"bos_token": "<|startoftext|>", "eos_token": "<|eot_id|>"}, vars)
+	got, err := tpl.Render([]ChatMessage{{"user", "Hi"}}, true, vars)
+	require.NoError(t, err)
+	require.Equal(t, "<|startoftext|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n", got)
+
+	named := `{"chat_template":[{"name":"tool_use","template":"T"},{"name":"default","template":"D{{ bos_token }}"}],"bos_token":"<s>"}`
+	tpl, vars, err = ChatTemplateFromConfig([]byte(named))
+	require.NoError(t, err)
+	got, err = tpl.Render(nil, false, vars)
+	require.NoError(t, err)
+	require.Equal(t, "D<s>", got)
+
+	for _, bad := range []struct{ js, want string }{
+		{`{`, "tokenizer_config.json"},
+		{`{"bos_token":"<s>"}`, "no chat_template"},
+		{`{"chat_template":5}`, "neither a string nor a list"},
+		{`{"chat_template":[{"name":"x","template":"y"}]}`, `no "default" entry`},
+		{`{"chat_template":"x","bos_token":7}`, "bos_token is neither"},
+	} {
+		_, _, err := ChatTemplateFromConfig([]byte(bad.js))
+		require.ErrorContains(t, err, bad.want, bad.js)
+	}
 }
