@@ -33,6 +33,10 @@ type GenerateConfig struct {
 	DeferEOS bool
 	// Seed seeds the generation's random stream; equal seeds give equal outputs.
 	Seed uint64
+	// Sampler selects the sampler: a preset (SamplerByName("fast-dllm-threshold")) or a custom composition.
+	// The zero value is LLaDA's sampler with the Remasking order; setting both Sampler and Remasking is an
+	// error, since Remasking only names the two LLaDA presets.
+	Sampler Sampler
 }
 
 // DefaultGenLength is the generation length used when GenerateConfig.GenLength is 0.
@@ -60,10 +64,29 @@ func (c GenerateConfig) withDefaults() GenerateConfig {
 	if c.Steps == 0 {
 		c.Steps = c.GenLength
 	}
-	if c.Remasking == "" {
-		c.Remasking = RemaskLowConfidence
-	}
 	return c
+}
+
+// sampler resolves the Sampler a config runs, with defaults applied.
+func (c GenerateConfig) sampler() (Sampler, error) {
+	if c.Sampler.Name == "" && c.Sampler.Transfer == "" {
+		switch c.Remasking {
+		case "", RemaskLowConfidence:
+			return presets["llada-low-confidence"].withDefaults(), nil
+		case RemaskRandom:
+			return presets["llada-random"].withDefaults(), nil
+		default:
+			return Sampler{}, fmt.Errorf("remasking %q is unknown (want %q or %q)", c.Remasking, RemaskLowConfidence, RemaskRandom)
+		}
+	}
+	if c.Remasking != "" {
+		return Sampler{}, fmt.Errorf("remasking %q and sampler %q are both set; remasking only selects the LLaDA presets", c.Remasking, c.Sampler.Name)
+	}
+	s, err := c.Sampler.resolve()
+	if err != nil {
+		return Sampler{}, err
+	}
+	return s, s.validate()
 }
 
 // Validate reports the first impossible or out-of-range setting, after defaults are applied.
@@ -92,10 +115,12 @@ func (c GenerateConfig) Validate() error {
 	if math.IsNaN(c.CFGScale) || math.IsInf(c.CFGScale, 0) || c.CFGScale < 0 {
 		return bad("cfg_scale %v must be a finite number >= 0", c.CFGScale)
 	}
-	switch c.Remasking {
-	case RemaskLowConfidence, RemaskRandom:
-	default:
-		return bad("remasking %q is unknown (want %q or %q)", c.Remasking, RemaskLowConfidence, RemaskRandom)
+	s, err := c.sampler()
+	if err != nil {
+		return bad("%v", err)
+	}
+	if c.DeferEOS && (s.Proposal != ProposeLLaDA || s.Score != ScoreProb) {
+		return bad("defer_eos (LLaDA's confidence_eos_eot_inf) needs the LLaDA proposal with the prob score")
 	}
 	return nil
 }

@@ -54,6 +54,9 @@ func byteLevelDecode(tokens []string) ([]string, error) {
 // cleanupWordPiece undoes the spaces WordPiece decoding puts before punctuation and contractions
 // (tokenizers/src/decoders/wordpiece.rs cleanup); the replacements run one after another, in this order.
 func cleanupWordPiece(s string) string {
+	if !mayNeedCleanup(s) {
+		return s
+	}
 	for _, r := range [...][2]string{
 		{" .", "."}, {" ?", "?"}, {" !", "!"}, {" ,", ","}, {" ' ", "'"}, {" n't", "n't"}, {" 'm", "'m"},
 		{" do not", " don't"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"},
@@ -61,6 +64,19 @@ func cleanupWordPiece(s string) string {
 		s = strings.ReplaceAll(s, r[0], r[1])
 	}
 	return s
+}
+
+// mayNeedCleanup is a cheap test: every cleanup pattern is a space followed by one of . ? ! , ' n d.
+func mayNeedCleanup(s string) bool {
+	for i := 0; i+1 < len(s); i++ {
+		if s[i] == ' ' {
+			switch s[i+1] {
+			case '.', '?', '!', ',', '\'', 'n', 'd':
+				return true
+			}
+		}
+	}
+	return false
 }
 
 type decoderJSON struct {

@@ -41,6 +41,7 @@ type goldenCase struct {
 
 type goldenFile struct {
 	Oracle    string       `json:"oracle"`
+	Source    string       `json:"source"`
 	VocabSize int          `json:"vocab_size"`
 	MaxID     int          `json:"max_id"`
 	IDSample  [][2]any     `json:"id_sample"`
@@ -89,48 +90,43 @@ func goldenCorpus(t testing.TB) []string {
 	return append(cases, brown)
 }
 
-type goldenSpec struct {
-	name   string // golden file stem
-	path   string // tokenizer.json, relative to testdata/tokenizers or to the daulet module's test data
-	daulet bool
-}
-
-var goldenSpecs = []goldenSpec{
-	{"bpe-qwen2", "bpe-qwen2.json", false},
-	{"bpe-llama3", "bpe-llama3.json", false},
-	{"bpe-gpt2", "bpe-gpt2.json", false},
-	{"bpe-metaspace", "bpe-metaspace.json", false},
-	{"bpe-llama2", "bpe-llama2.json", false},
-	{"wordpiece", "wordpiece.json", false},
-	{"wordlevel", "wordlevel.json", false},
-	{"Meta-Llama-3-8B-Instruct", "Meta-Llama-3-8B-Instruct.json", true},
-	{"bert-base-uncased", "bert-base-uncased.json", true},
-	{"all-minilm-l6-v2", "all-minilm-l6-v2.json", true},
-	{"cohere-tokenizer", "cohere-tokenizer.json", true},
-}
+// goldenSpec names a tokenizer file: a path relative to the repository root, or daulet:NAME for a file in the
+// daulet/tokenizers module's test data.
+type goldenSpec string
 
 func (g goldenSpec) load(t testing.TB) *HFTokenizer {
 	t.Helper()
-	p := filepath.Join("testdata", "tokenizers", g.path)
-	if g.daulet {
+	p := string(g)
+	if name, ok := strings.CutPrefix(p, "daulet:"); ok {
 		dir, err := dauletDir()
 		require.NoError(t, err)
-		p = filepath.Join(dir, g.path)
+		p = filepath.Join(dir, name)
 	}
 	tok, err := LoadTokenizer(p)
 	require.NoError(t, err)
 	return tok
 }
 
+// goldenFiles lists every testdata/tokenizers/*.golden.json, so a golden made with
+// `node tools/tokenizer-oracle/gen.js golden FILE OUT` is tested without touching this file.
+func goldenFiles(t testing.TB) []string {
+	files, err := filepath.Glob("testdata/tokenizers/*.golden.json")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	return files
+}
+
 func TestTokenizerGolden(t *testing.T) {
 	corpus := goldenCorpus(t)
-	for _, g := range goldenSpecs {
-		t.Run(g.name, func(t *testing.T) {
-			tok := g.load(t)
-			data, err := os.ReadFile(filepath.Join("testdata", "tokenizers", g.name+".golden.json"))
+	for _, file := range goldenFiles(t) {
+		name := strings.TrimSuffix(filepath.Base(file), ".golden.json")
+		t.Run(name, func(t *testing.T) {
+			data, err := os.ReadFile(file)
 			require.NoError(t, err)
 			var gf goldenFile
 			require.NoError(t, json.Unmarshal(data, &gf))
+			require.NotEmpty(t, gf.Source, "golden without source; regenerate it")
+			tok := goldenSpec(gf.Source).load(t)
 			require.Len(t, gf.Cases, len(corpus), "golden and corpus disagree; regenerate with tools/tokenizer-oracle")
 			require.Equal(t, gf.MaxID+1, tok.VocabSize())
 			for _, s := range gf.IDSample {
@@ -183,7 +179,7 @@ func TestTokenizerGolden(t *testing.T) {
 					fails++
 				}
 			}
-			t.Logf("%s: %d/%d cases match %s", g.name, len(gf.Cases)-fails, len(gf.Cases), gf.Oracle)
+			t.Logf("%s: %d/%d cases match %s", name, len(gf.Cases)-fails, len(gf.Cases), gf.Oracle)
 		})
 	}
 }

@@ -31,9 +31,12 @@ type HFTokenizer struct {
 
 var _ Tokenizer = (*HFTokenizer)(nil)
 
-// MaxTokenizerInput bounds the text Encode accepts (bytes), so a runaway input fails fast instead of
-// exhausting memory.
+// MaxTokenizerInput bounds the text Encode accepts, in bytes: a runaway input fails fast instead of exhausting
+// memory (ids take up to 8 bytes per input byte).
 const MaxTokenizerInput = 1 << 28
+
+// maxEncodeBytes is MaxTokenizerInput; tests lower it.
+var maxEncodeBytes = MaxTokenizerInput
 
 // LoadTokenizer reads a tokenizer.json file.
 func LoadTokenizer(path string) (*HFTokenizer, error) {
@@ -184,6 +187,11 @@ func (t *HFTokenizer) indexVocab(added []addedToken) error {
 		normPats = append(normPats, addedPattern{text, a})
 	}
 	t.raw, t.norm = newAddedMatcher(dedupe(rawPats)), newAddedMatcher(dedupe(normPats))
+	// Ids index a dense table (and size logits rows downstream): a file whose ids are far sparser than its
+	// entries is refused rather than allowed to allocate gigabytes.
+	if entries := len(vocab) + len(t.added); maxID >= 4*entries+1024 {
+		return fmt.Errorf("implausible vocabulary: largest id %d for %d tokens", maxID, entries)
+	}
 	t.size = maxID + 1
 	t.idToTok = make([]string, t.size)
 	for tok, id := range vocab {
@@ -244,8 +252,8 @@ func (e *InvalidUTF8Error) Error() string {
 // Encode returns the ids of text. addSpecial applies the post-processor (BOS, CLS/SEP...), as tokenizers'
 // add_special_tokens does; truncation and padding from the file apply either way.
 func (t *HFTokenizer) Encode(text string, addSpecial bool) ([]int, error) {
-	if len(text) > MaxTokenizerInput {
-		return nil, fmt.Errorf("tokenizer: input of %d bytes exceeds the %d byte limit", len(text), MaxTokenizerInput)
+	if len(text) > maxEncodeBytes {
+		return nil, fmt.Errorf("tokenizer: input of %d bytes exceeds the %d byte limit", len(text), maxEncodeBytes)
 	}
 	if off := invalidUTF8At(text); off >= 0 {
 		return nil, &InvalidUTF8Error{Offset: off}

@@ -209,20 +209,18 @@ type bertNormalizer struct {
 }
 
 func (n bertNormalizer) normalize(s string) (string, error) {
-	if n.clean {
+	if n.clean || n.chinese {
+		// Cleaning and CJK spacing act on single characters, so one pass does both.
 		s = mapRunes(s, func(buf []byte, r rune) []byte {
-			if r == 0 || r == 0xFFFD || isBertControl(r) {
-				return buf
+			if n.clean {
+				if r == 0 || r == 0xFFFD || isBertControl(r) {
+					return buf
+				}
+				if isBertWhitespace(r) {
+					return append(buf, ' ')
+				}
 			}
-			if isBertWhitespace(r) {
-				return append(buf, ' ')
-			}
-			return utf8.AppendRune(buf, r)
-		})
-	}
-	if n.chinese {
-		s = mapRunes(s, func(buf []byte, r rune) []byte {
-			if isChineseChar(r) {
+			if n.chinese && isChineseChar(r) {
 				buf = append(buf, ' ')
 				buf = utf8.AppendRune(buf, r)
 				return append(buf, ' ')
@@ -230,13 +228,22 @@ func (n bertNormalizer) normalize(s string) (string, error) {
 			return utf8.AppendRune(buf, r)
 		})
 	}
-	if boolOr(n.strip, n.lower) {
+	if boolOr(n.strip, n.lower) && !isASCII(s) {
 		s = stripMarks(norm.NFD.String(s))
 	}
 	if n.lower {
 		s = lowercase(s)
 	}
 	return s, nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func isJSONNull(raw json.RawMessage) bool {

@@ -166,6 +166,36 @@ func (whitespacePreTok) preTokenize(in []piece) ([]piece, error) {
 	})
 }
 
+// bertPreTok is tokenizers' BertPreTokenizer: split on whitespace (dropped), then isolate each punctuation
+// character; done in one pass.
+type bertPreTok struct{}
+
+func (bertPreTok) preTokenize(in []piece) ([]piece, error) {
+	return splitEach(in, func(s string, emit func(int, string)) error {
+		start := -1
+		for i, r := range s {
+			ws, punct := isRustWhitespace(r), isPunctuation(r)
+			if !ws && !punct {
+				if start < 0 {
+					start = i
+				}
+				continue
+			}
+			if start >= 0 {
+				emit(start, s[start:i])
+				start = -1
+			}
+			if punct {
+				emit(i, s[i:i+utf8.RuneLen(r)])
+			}
+		}
+		if start >= 0 {
+			emit(start, s[start:])
+		}
+		return nil
+	})
+}
+
 type preTokJSON struct {
 	Type          string            `json:"type"`
 	Pretokenizers []json.RawMessage `json:"pretokenizers"`
@@ -235,10 +265,7 @@ func buildPreTokenizer(raw json.RawMessage) (preTokenizer, error) {
 	case "WhitespaceSplit":
 		return splitPreTok{charMatcher(isRustWhitespace), splitRemoved}, nil
 	case "BertPreTokenizer":
-		return preTokSeq{
-			splitPreTok{charMatcher(isRustWhitespace), splitRemoved},
-			splitPreTok{charMatcher(isPunctuation), splitIsolated},
-		}, nil
+		return bertPreTok{}, nil
 	case "Punctuation":
 		b := splitIsolated
 		if j.Behavior != "" {

@@ -3,6 +3,7 @@ package llada
 import (
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/dlclark/regexp2"
@@ -99,6 +100,9 @@ func (p stringMatcher) spans(s string, dst []span) ([]span, error) {
 	return dst, nil
 }
 
+// regexTimeout bounds one regex search; tests lower it.
+var regexTimeout = 30 * time.Second
+
 // regexMatcher runs a .NET-syntax regex (github.com/dlclark/regexp2): tokenizers uses Oniguruma, whose syntax
 // for the patterns found in tokenizer.json files (lookarounds such as \s+(?!\S), \p{L}, (?i:...)) regexp2 shares,
 // and Go's regexp lacks lookarounds. A fast hand-written scanner takes over for the well-known patterns
@@ -113,6 +117,8 @@ func newRegexMatcher(pattern string) (*regexMatcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("regex %q: %w", pattern, err)
 	}
+	// A backtracking engine can be made to run for ages by a hostile pattern; fail instead of hanging.
+	re.MatchTimeout = regexTimeout
 	return &regexMatcher{re: re, fast: fastSplitter(pattern)}, nil
 }
 

@@ -37,7 +37,12 @@ func byteLevelString(s string) string {
 }
 
 // isRustWhitespace is Rust's char::is_whitespace (Unicode White_Space).
-func isRustWhitespace(r rune) bool { return unicode.Is(unicode.White_Space, r) }
+func isRustWhitespace(r rune) bool {
+	if r < 0x80 {
+		return r == ' ' || (r >= '\t' && r <= '\r')
+	}
+	return unicode.Is(unicode.White_Space, r)
+}
 
 // isRustNumeric is Rust's char::is_numeric (Nd, Nl, No).
 func isRustNumeric(r rune) bool {
@@ -71,8 +76,8 @@ func isAssigned(r rune) bool {
 
 // isBertControl is BertNormalizer's is_control: Rust unicode_categories is_other (Cc, Cf, Cn, Co, Cs) except \t \n \r.
 func isBertControl(r rune) bool {
-	if r == '\t' || r == '\n' || r == '\r' {
-		return false
+	if r < 0x80 {
+		return (r < 0x20 && r != '\t' && r != '\n' && r != '\r') || r == 0x7F
 	}
 	return unicode.In(r, unicode.Cc, unicode.Cf, unicode.Co, unicode.Cs) || !isAssigned(r)
 }
@@ -84,6 +89,9 @@ func isBertWhitespace(r rune) bool {
 
 // isChineseChar is the CJK block list of the original BERT tokenizer, as used by BertNormalizer.
 func isChineseChar(r rune) bool {
+	if r < 0x3400 {
+		return false
+	}
 	return (r >= 0x4E00 && r <= 0x9FFF) || (r >= 0x3400 && r <= 0x4DBF) || (r >= 0x20000 && r <= 0x2A6DF) ||
 		(r >= 0x2A700 && r <= 0x2B73F) || (r >= 0x2B740 && r <= 0x2B81F) || (r >= 0x2B920 && r <= 0x2CEAF) ||
 		(r >= 0xF900 && r <= 0xFAFF) || (r >= 0x2F800 && r <= 0x2FA1F)

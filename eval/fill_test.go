@@ -117,3 +117,28 @@ func TestDecodingConfig(t *testing.T) {
 	require.ErrorIs(t, err, ErrBadConfig)
 	assert.Equal(t, "llada-random k=1", Decoding{Sampler: "llada-random"}.Label())
 }
+
+func TestDecodingsSweepAdaptiveSamplers(t *testing.T) {
+	decs, err := decodings([]string{"llada-random", "fast-dllm-threshold", "fast-dllm-factor", "eb", "first-hitting", "llada2-edit"}, []int{1, 2, 4}, 0.5)
+	require.NoError(t, err)
+	var labels []string
+	for _, d := range decs {
+		labels = append(labels, d.Label())
+		assert.Equal(t, 0.5, d.Temperature)
+	}
+	assert.Equal(t, []string{"llada-random k=1", "llada-random k=2", "llada-random k=4",
+		"fast-dllm-threshold τ=0.9", "fast-dllm-threshold τ=0.7", "fast-dllm-threshold τ=0.5",
+		"fast-dllm-factor f=1", "fast-dllm-factor f=2", "fast-dllm-factor f=4",
+		"eb γ=0.1", "eb γ=1", "eb γ=4",
+		"first-hitting auto",
+		"llada2-edit τ=0.95", "llada2-edit τ=0.7", "llada2-edit τ=0.5"}, labels)
+	cfg, err := decs[4].config(10, 0)
+	require.NoError(t, err)
+	assert.Equal(t, 0.7, cfg.Sampler.Threshold, "the knob reaches the engine")
+	_, err = Decoding{Sampler: "first-hitting", Knob: 2}.config(10, 0)
+	require.ErrorIs(t, err, ErrBadConfig)
+	_, err = decodings([]string{"nope"}, []int{1}, 0)
+	require.ErrorIs(t, err, ErrUnknownSampler)
+	assert.Subset(t, SamplerNames(), PresetNames())
+	assert.Contains(t, SamplerNames(), "llada-margin")
+}

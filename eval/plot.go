@@ -3,6 +3,7 @@ package eval
 import (
 	"fmt"
 	"image/color"
+	"os"
 	"path/filepath"
 	"sort"
 
@@ -10,6 +11,7 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 )
 
 // curve is one line of a quality-vs-NFE plot.
@@ -24,6 +26,7 @@ func (r *Report) WritePlots(dir string) (map[string]string, error) {
 	out := map[string]string{}
 	type spec struct {
 		task, file, title, y string
+		logY                 bool
 		curves               []curve
 	}
 	var specs []spec
@@ -32,52 +35,92 @@ func (r *Report) WritePlots(dir string) (map[string]string, error) {
 		for _, row := range r.Samples {
 			byS[row.Decoding.Sampler] = append(byS[row.Decoding.Sampler], plotter.XY{X: row.MeanNFE, Y: row.GenPPL})
 		}
-		specs = append(specs, spec{TaskGenPPL, "genppl.png", "Generative perplexity (judge) vs NFE", "gen PPL (lower is better)", curves(byS)})
+		specs = append(specs, spec{TaskGenPPL, "genppl.png", "Generative perplexity under the AR judge vs NFE", "gen PPL, log scale (lower is better)", true, curves(byS)})
 	}
 	if len(r.Infill) > 0 {
 		byS := map[string]plotter.XYs{}
 		for _, row := range r.Infill {
 			byS[row.Decoding.Sampler] = append(byS[row.Decoding.Sampler], plotter.XY{X: row.MeanNFE, Y: row.TokenAcc})
 		}
-		specs = append(specs, spec{TaskInfill, "infill.png", "Infill token accuracy vs NFE", "token accuracy", curves(byS)})
+		specs = append(specs, spec{TaskInfill, "infill.png", "Infill token accuracy vs NFE", "token accuracy", false, curves(byS)})
 	}
 	if len(r.Sudoku) > 0 {
 		byS := map[string]plotter.XYs{}
 		for _, row := range r.Sudoku {
 			byS[row.Decoding.Sampler] = append(byS[row.Decoding.Sampler], plotter.XY{X: row.MeanNFE, Y: 100 * row.SolvedRate()})
 		}
-		specs = append(specs, spec{TaskSudoku, "sudoku.png", "Sudoku puzzles solved vs NFE", "solved (%)", curves(byS)})
+		specs = append(specs, spec{TaskSudoku, "sudoku.png", "Sudoku puzzles solved vs NFE", "solved (%)", false, curves(byS)})
 	}
 	for _, s := range specs {
-		p := plot.New()
-		p.Title.Text = s.title
-		p.X.Label.Text = "forward passes (NFE) per item"
-		p.Y.Label.Text = s.y
-		p.Legend.Top = true
-		p.Add(plotter.NewGrid())
-		for i, c := range s.curves {
-			l, pts, err := plotter.NewLinePoints(c.pts)
-			if err != nil {
-				return nil, fmt.Errorf("eval: plot %s: %w", s.task, err)
-			}
-			col := palette[i%len(palette)]
-			l.Color, pts.Color = col, col
-			l.Width = vg.Points(1.5)
-			if i >= len(palette) {
-				l.Dashes = []vg.Length{vg.Points(4), vg.Points(2)}
-			}
-			pts.Shape = shapes[i%len(shapes)]
-			pts.Radius = vg.Points(3)
-			p.Add(l, pts)
-			p.Legend.Add(c.name, l, pts)
-		}
-		path := filepath.Join(dir, s.file)
-		if err := p.Save(7*vg.Inch, 4.5*vg.Inch, path); err != nil {
+		if err := drawCurves(filepath.Join(dir, s.file), s.title, s.y, s.logY, s.curves); err != nil {
 			return nil, fmt.Errorf("eval: plot %s: %w", s.task, err)
 		}
 		out[s.task] = s.file
 	}
 	return out, nil
+}
+
+// drawCurves writes a PNG: the plot on the left (log-scaled NFE axis, since budgets halve), the legend in a
+// column on the right so that many samplers do not cover the lines.
+func drawCurves(path, title, ylabel string, logY bool, cs []curve) error {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = "forward passes (NFE) per item, log scale"
+	p.Y.Label.Text = ylabel
+	p.X.Scale = plot.LogScale{}
+	p.X.Tick.Marker = plot.LogTicks{Prec: -1}
+	if logY {
+		p.Y.Scale = plot.LogScale{}
+		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	}
+	p.Add(plotter.NewGrid())
+	legend := plot.NewLegend()
+	legend.Top, legend.Left = true, true
+	legend.TextStyle.Font.Size = vg.Points(9)
+	for i, c := range cs {
+		pts := make(plotter.XYs, 0, len(c.pts))
+		for _, q := range c.pts {
+			// Log axes cannot show zeros; such points (nothing solved, or no pass at all) sit just above.
+			if q.X <= 0 {
+				q.X = 0.5
+			}
+			if logY && q.Y <= 0 {
+				continue
+			}
+			pts = append(pts, q)
+		}
+		if len(pts) == 0 {
+			continue
+		}
+		l, sc, err := plotter.NewLinePoints(pts)
+		if err != nil {
+			return err
+		}
+		col := palette[i%len(palette)]
+		l.Color, sc.Color = col, col
+		l.Width = vg.Points(1.5)
+		if i >= len(palette) {
+			l.Dashes = []vg.Length{vg.Points(5), vg.Points(2)}
+		}
+		sc.Shape = shapes[i%len(shapes)]
+		sc.Radius = vg.Points(3)
+		p.Add(l, sc)
+		legend.Add(c.name, l, sc)
+	}
+	const w, h, legendW = 10 * vg.Inch, 5 * vg.Inch, 2.6 * vg.Inch
+	img := vgimg.New(w, h)
+	dc := draw.New(img)
+	p.Draw(draw.Crop(dc, 0, -legendW, 0, 0))
+	legend.Draw(draw.Crop(dc, w-legendW+vg.Points(8), 0, -vg.Points(24), -vg.Points(24)))
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func curves(byS map[string]plotter.XYs) []curve {

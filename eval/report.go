@@ -44,14 +44,14 @@ func (r *Report) WriteMarkdown(w io.Writer, o MarkdownOptions) error {
 		fmt.Fprintf(&b, "## Samples: generative perplexity and diversity\n\n")
 		fmt.Fprintf(&b, "%d held-out prompts of %d tokens, %d generated tokens each at temperature %g; generative perplexity "+
 			"under the autoregressive judge (lower is better), mean per-sample unigram entropy (nats), distinct-n over all "+
-			"samples and self-BLEU-4 (lower is more diverse). k = tokens committed per forward pass.\n\n",
+			"samples and self-BLEU-4 (lower is more diverse). k = tokens committed per forward pass; adaptive samplers decide their own number of passes, and their threshold (τ), factor (f) or entropy budget (γ) is swept instead.\n\n",
 			c.GenPrompts, c.PromptLength, c.GenLength, c.GenTemperature)
-		b.WriteString("| sampler | k | NFE | gen PPL | entropy | distinct-1 | distinct-2 | distinct-3 | self-BLEU | time |\n")
+		b.WriteString("| sampler | setting | NFE | gen PPL | entropy | distinct-1 | distinct-2 | distinct-3 | self-BLEU | time |\n")
 		b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 		for _, row := range r.Samples {
 			s := row.SampleScore
-			fmt.Fprintf(&b, "| %s | %d | %.1f | %.1f | %.2f | %.3f | %.3f | %.3f | %.3f | %s |\n", row.Decoding.Sampler,
-				max(row.Decoding.TokensPerStep, 1), s.MeanNFE, s.GenPPL, s.Entropy, s.Distinct[0], s.Distinct[1], s.Distinct[2],
+			fmt.Fprintf(&b, "| %s | %s | %.1f | %.1f | %.2f | %.3f | %.3f | %.3f | %.3f | %s |\n", row.Decoding.Sampler,
+				row.Decoding.Setting(), s.MeanNFE, s.GenPPL, s.Entropy, s.Distinct[0], s.Distinct[1], s.Distinct[2],
 				s.SelfBLEU, fmtDuration(s.Seconds))
 		}
 		plot(TaskGenPPL)
@@ -64,7 +64,7 @@ func (r *Report) WriteMarkdown(w io.Writer, o MarkdownOptions) error {
 		fmt.Fprintf(&b, "%d held-out sentences cut to %d tokens; in each, one span of %s tokens masked at the start, middle and "+
 			"end (%d items) and decoded greedily. Exact match of the whole span (EM) and token accuracy.\n\n",
 			c.InfillSentences, c.InfillLength, joinInts(spans), r.Infill[0].Items)
-		b.WriteString("| sampler | k | NFE | EM | token acc |")
+		b.WriteString("| sampler | setting | NFE | EM | token acc |")
 		for _, k := range spans {
 			fmt.Fprintf(&b, " EM len %d |", k)
 		}
@@ -72,7 +72,7 @@ func (r *Report) WriteMarkdown(w io.Writer, o MarkdownOptions) error {
 		b.WriteString(strings.Repeat("--:|", len(spans)+4) + "\n")
 		for _, row := range r.Infill {
 			s := row.InfillScore
-			fmt.Fprintf(&b, "| %s | %d | %.2f | %.3f | %.3f |", row.Decoding.Sampler, max(row.Decoding.TokensPerStep, 1), s.MeanNFE, s.ExactMatch, s.TokenAcc)
+			fmt.Fprintf(&b, "| %s | %s | %.2f | %.3f | %.3f |", row.Decoding.Sampler, row.Decoding.Setting(), s.MeanNFE, s.ExactMatch, s.TokenAcc)
 			for _, k := range spans {
 				fmt.Fprintf(&b, " %.3f |", s.BySpan[k])
 			}
@@ -86,10 +86,10 @@ func (r *Report) WriteMarkdown(w io.Writer, o MarkdownOptions) error {
 		fmt.Fprintf(&b, "%d held-out puzzles with unique solutions; the blank cells are decoded greedily, k cells per forward pass, "+
 			"in the order the sampler chooses. Solved = the grid equals the solution; valid = a complete grid that keeps the "+
 			"givens and obeys the rules; cell acc = blank cells right.\n\n", r.Sudoku[0].Puzzles)
-		b.WriteString("| sampler (order) | k | NFE | solved | valid | cell acc | time |\n|---|--:|--:|--:|--:|--:|--:|\n")
+		b.WriteString("| sampler (order) | setting | NFE | solved | valid | cell acc | time |\n|---|--:|--:|--:|--:|--:|--:|\n")
 		for _, row := range r.Sudoku {
 			s := row.SudokuScore
-			fmt.Fprintf(&b, "| %s | %d | %.1f | %.1f%% (%d/%d) | %.1f%% | %.3f | %s |\n", row.Decoding.Sampler, max(row.Decoding.TokensPerStep, 1),
+			fmt.Fprintf(&b, "| %s | %s | %.1f | %.1f%% (%d/%d) | %.1f%% | %.3f | %s |\n", row.Decoding.Sampler, row.Decoding.Setting(),
 				s.MeanNFE, 100*s.SolvedRate(), s.Solved, s.Puzzles, 100*s.ValidRate(), s.CellAcc, fmtDuration(s.Seconds))
 		}
 		plot(TaskSudoku)

@@ -71,11 +71,11 @@ type Config struct {
 	MC               MCConfig // default 64 copies per sequence in draws of 16
 }
 
-// DefaultSudokuSamplers are the decoding orders compared on Sudoku, as far as the engine has them: random
-// order, the most probable token first, and the largest top-1/top-2 margin first (Kim et al. 2025).
+// DefaultSudokuSamplers are the decoding orders compared on Sudoku: random order, the most probable token first,
+// and the largest top-1/top-2 margin first (Kim et al. 2025), under LLaDA's schedule and under Dream's.
 func DefaultSudokuSamplers() []string {
 	var out []string
-	for _, n := range []string{"llada-random", "llada-low-confidence", "dream-topk-margin"} {
+	for _, n := range []string{"llada-random", "llada-low-confidence", "llada-margin", "dream-topk-margin"} {
 		if slices.Contains(SamplerNames(), n) {
 			out = append(out, n)
 		}
@@ -183,25 +183,24 @@ func Run(ctx context.Context, cfg Config, data Data, progressOut io.Writer) (*Re
 	if err := validate(ctx, cfg, data); err != nil {
 		return nil, err
 	}
-	decs := func(samplers []string, budgets []int) []Decoding {
-		var out []Decoding
-		for _, s := range samplers {
-			for _, k := range budgets {
-				out = append(out, Decoding{Sampler: s, TokensPerStep: k})
-			}
-		}
-		return out
+	textDecs, err := decodings(cfg.Samplers, cfg.TokensPerStep, 0)
+	if err != nil {
+		return nil, err
+	}
+	sudokuDecs, err := decodings(cfg.SudokuSamplers, cfg.SudokuTokensPerStep, 0)
+	if err != nil {
+		return nil, err
 	}
 	units := 0
 	has := func(t string) bool { return slices.Contains(cfg.Tasks, t) }
 	if has(TaskInfill) {
-		units += len(decs(cfg.Samplers, cfg.TokensPerStep))
+		units += len(textDecs)
 	}
 	if has(TaskSudoku) {
-		units += len(decs(cfg.SudokuSamplers, cfg.SudokuTokensPerStep))
+		units += len(sudokuDecs)
 	}
 	if has(TaskGenPPL) {
-		units += len(decs(cfg.Samplers, cfg.TokensPerStep))
+		units += len(textDecs)
 	}
 	if has(TaskLikelihood) {
 		units++
@@ -216,7 +215,7 @@ func Run(ctx context.Context, cfg Config, data Data, progressOut io.Writer) (*Re
 			return nil, fmt.Errorf("eval: infill: %w", err)
 		}
 		items := InfillItems(seqs, cfg.InfillSpans)
-		for _, d := range decs(cfg.Samplers, cfg.TokensPerStep) {
+		for _, d := range textDecs {
 			s, err := Infill(ctx, m.Denoiser(), m.Contract(), items, d, cfg.Batch, cfg.Seed)
 			if err != nil {
 				return nil, fmt.Errorf("eval: infill with %s: %w", d.Label(), err)
@@ -228,7 +227,7 @@ func Run(ctx context.Context, cfg Config, data Data, progressOut io.Writer) (*Re
 	if has(TaskSudoku) {
 		m := data.Sudoku
 		puzzles := data.Puzzles[:min(cfg.SudokuPuzzles, len(data.Puzzles))]
-		for _, d := range decs(cfg.SudokuSamplers, cfg.SudokuTokensPerStep) {
+		for _, d := range sudokuDecs {
 			s, err := SolveSudoku(ctx, m.Denoiser(), m.Tokenizer(), m.Contract(), puzzles, d, cfg.Batch, cfg.Seed)
 			if err != nil {
 				return nil, fmt.Errorf("eval: sudoku with %s: %w", d.Label(), err)
@@ -247,7 +246,7 @@ func Run(ctx context.Context, cfg Config, data Data, progressOut io.Writer) (*Re
 		for i, p := range prompts {
 			from[i] = len(p)
 		}
-		for _, d := range decs(cfg.Samplers, cfg.TokensPerStep) {
+		for _, d := range textDecs {
 			d.Temperature = cfg.GenTemperature
 			seqs, fr, err := Sample(ctx, m.Denoiser(), m.Contract(), prompts, cfg.GenLength, d, cfg.Batch, cfg.Seed)
 			if err != nil {

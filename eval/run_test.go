@@ -42,7 +42,8 @@ func fakeData(t *testing.T) Data {
 }
 
 func smallConfig() Config {
-	return Config{Samplers: []string{"llada-low-confidence", "llada-random"}, TokensPerStep: []int{1, 4}, SudokuTokensPerStep: []int{1, 4}, Seed: 7,
+	return Config{Samplers: []string{"llada-low-confidence", "llada-random", "fast-dllm-threshold"}, TokensPerStep: []int{1, 4},
+		SudokuSamplers: []string{"llada-random", "llada-low-confidence", "llada-margin"}, SudokuTokensPerStep: []int{1, 4}, Seed: 7,
 		InfillSentences: 6, InfillLength: 12, InfillSpans: []int{1, 4}, SudokuPuzzles: 12,
 		GenPrompts: 6, PromptLength: 4, GenLength: 8, LikelihoodSeqs: 4, LikelihoodLength: 16,
 		MC: MCConfig{Samples: 16, Batch: 8}}
@@ -53,9 +54,10 @@ func TestRunAllTasks(t *testing.T) {
 	rep, err := Run(context.Background(), smallConfig(), fakeData(t), &progress)
 	require.NoError(t, err)
 
-	require.Len(t, rep.Infill, 4)
+	require.Len(t, rep.Infill, 6, "2 budgets for each step-count sampler, 2 thresholds for fast-dllm-threshold")
+	assert.Equal(t, "fast-dllm-threshold τ=0.7", rep.Infill[5].Decoding.Label())
 	for _, row := range rep.Infill {
-		if row.Decoding.Sampler == "llada-low-confidence" {
+		if row.Decoding.Sampler != "llada-random" {
 			assert.Equal(t, 1.0, row.ExactMatch, "the arithmetic model infills perfectly from context (%s)", row.Decoding.Label())
 		}
 		assert.Equal(t, 6*2*3, row.Items)
@@ -63,7 +65,7 @@ func TestRunAllTasks(t *testing.T) {
 	assert.InDelta(t, (1+4)/2.0, rep.Infill[0].MeanNFE, 1e-12, "k=1: spans of 1 and 4 take 1 and 4 passes")
 	assert.InDelta(t, 1, rep.Infill[1].MeanNFE, 1e-12, "k=4: one pass each")
 
-	require.Len(t, rep.Sudoku, 4)
+	require.Len(t, rep.Sudoku, 6)
 	solved := map[string]int{}
 	for _, row := range rep.Sudoku {
 		if row.Decoding.TokensPerStep == 1 {
@@ -71,10 +73,16 @@ func TestRunAllTasks(t *testing.T) {
 		}
 	}
 	assert.Greater(t, solved["llada-low-confidence"], solved["llada-random"])
+	assert.Greater(t, solved["llada-margin"], solved["llada-random"])
 
-	require.Len(t, rep.Samples, 4)
+	require.Len(t, rep.Samples, 6)
 	for _, row := range rep.Samples {
 		assert.Equal(t, 6, row.Samples)
+		if row.Decoding.Sampler == "fast-dllm-threshold" {
+			// The arithmetic model is confident everywhere once it sees a token: one pass decodes all 8.
+			assert.InDelta(t, 1, row.MeanNFE, 1e-12)
+			continue
+		}
 		assert.InDelta(t, float64(8/row.Decoding.TokensPerStep), row.MeanNFE, 1e-12)
 		assert.False(t, math.IsNaN(row.GenPPL) || row.GenPPL < 1, "gen ppl %v", row.GenPPL)
 		assert.Equal(t, 1.0, row.Decoding.Temperature)
@@ -92,7 +100,7 @@ func TestRunAllTasks(t *testing.T) {
 	assert.Greater(t, rep.Likelihood.Bound.PerToken(), 0.0)
 	assert.Less(t, rep.Likelihood.Bound.PerToken(), math.Log(arithVocab))
 
-	assert.Contains(t, progress.String(), "13/13 likelihood")
+	assert.Contains(t, progress.String(), "19/19 likelihood")
 
 	var md bytes.Buffer
 	dir := t.TempDir()
@@ -105,13 +113,13 @@ func TestRunAllTasks(t *testing.T) {
 		assert.Less(t, st.Size(), int64(150<<10), "plots stay small")
 	}
 	require.NoError(t, rep.WriteMarkdown(&md, MarkdownOptions{Command: "llada eval", Plots: plots}))
-	for _, want := range []string{"## Samples", "## Infill", "## Sudoku", "## Likelihood bound", "| llada-random | 4 |", "(sudoku.png)"} {
+	for _, want := range []string{"## Samples", "## Infill", "## Sudoku", "## Likelihood bound", "| llada-random | k=4 |", "(sudoku.png)"} {
 		assert.Contains(t, md.String(), want)
 	}
 	var sum bytes.Buffer
 	require.NoError(t, rep.WriteSummary(&sum, MarkdownOptions{Command: "llada eval", Plots: plots}, "docs/eval"))
-	for _, want := range []string{"`llada eval`", "| llada-low-confidence | 1 | 8.0 |", "| 2.50 | 1.000 |", "(docs/eval/genppl.png)",
-		"(docs/eval/sudoku.png)", "**Likelihood.**", "| llada-random | 4 | 11."} {
+	for _, want := range []string{"`llada eval`", "| llada-low-confidence | k=1 | 8.0 |", "| 2.50 | 1.000 |", "(docs/eval/genppl.png)",
+		"(docs/eval/sudoku.png)", "**Likelihood.**", "| llada-random | k=4 | 11."} {
 		assert.Contains(t, sum.String(), want)
 	}
 

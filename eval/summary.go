@@ -24,23 +24,20 @@ func (r *Report) WriteSummary(w io.Writer, o MarkdownOptions, plotDir string) er
 			"[%s](%s).\n\n", o.Command, r.Config.Seed, fmtDuration(r.Elapsed.Seconds()), path.Join(plotDir, "RESULTS.md"), path.Join(plotDir, "RESULTS.md"))
 	}
 	c := r.Config
-	type key struct {
-		s string
-		k int
-	}
+	type key struct{ s, setting string }
 	infill := map[key]InfillRow{}
 	for _, row := range r.Infill {
-		infill[key{row.Decoding.Sampler, max(row.Decoding.TokensPerStep, 1)}] = row
+		infill[key{row.Decoding.Sampler, row.Decoding.Setting()}] = row
 	}
 	if len(r.Samples) > 0 {
 		fmt.Fprintf(&b, "**Quality vs forward passes, per sampler.** Continuations of %d held-out Brown prompts (%d tokens, "+
 			"temperature %g) scored by the autoregressive judge (gen PPL, lower is better; distinct-2 and self-BLEU flag "+
-			"repetition), and greedy infill of masked spans of %s tokens (token accuracy). k = tokens committed per forward pass.\n\n",
+			"repetition), and greedy infill of masked spans of %s tokens (token accuracy). Settings: k = tokens committed per forward pass; τ, f, γ = the threshold, factor or entropy budget of an adaptive sampler.\n\n",
 			c.GenPrompts, c.GenLength, c.GenTemperature, joinInts(sortedInts(c.InfillSpans)))
-		b.WriteString("| sampler | k | NFE | gen PPL | distinct-2 | self-BLEU | infill NFE | infill token acc |\n|---|--:|--:|--:|--:|--:|--:|--:|\n")
+		b.WriteString("| sampler | setting | NFE | gen PPL | distinct-2 | self-BLEU | infill NFE | infill token acc |\n|---|--:|--:|--:|--:|--:|--:|--:|\n")
 		for _, row := range r.Samples {
-			k := max(row.Decoding.TokensPerStep, 1)
-			fmt.Fprintf(&b, "| %s | %d | %.1f | %.1f | %.3f | %.3f |", row.Decoding.Sampler, k, row.MeanNFE, row.GenPPL, row.Distinct[1], row.SelfBLEU)
+			k := row.Decoding.Setting()
+			fmt.Fprintf(&b, "| %s | %s | %.1f | %.1f | %.3f | %.3f |", row.Decoding.Sampler, k, row.MeanNFE, row.GenPPL, row.Distinct[1], row.SelfBLEU)
 			if in, ok := infill[key{row.Decoding.Sampler, k}]; ok {
 				fmt.Fprintf(&b, " %.2f | %.3f |\n", in.MeanNFE, in.TokenAcc)
 			} else {
@@ -56,10 +53,10 @@ func (r *Report) WriteSummary(w io.Writer, o MarkdownOptions, plotDir string) er
 	}
 	if len(r.Sudoku) > 0 {
 		fmt.Fprintf(&b, "\n**Sudoku: decoding order matters.** %d held-out puzzles, blanks decoded greedily, k cells per forward pass.\n\n", r.Sudoku[0].Puzzles)
-		b.WriteString("| order (sampler) | k | NFE | solved | cell acc |\n|---|--:|--:|--:|--:|\n")
+		b.WriteString("| order (sampler) | setting | NFE | solved | cell acc |\n|---|--:|--:|--:|--:|\n")
 		for _, row := range r.Sudoku {
 			s := row.SudokuScore
-			fmt.Fprintf(&b, "| %s | %d | %.1f | %.1f%% | %.3f |\n", row.Decoding.Sampler, max(row.Decoding.TokensPerStep, 1), s.MeanNFE, 100*s.SolvedRate(), s.CellAcc)
+			fmt.Fprintf(&b, "| %s | %s | %.1f | %.1f%% | %.3f |\n", row.Decoding.Sampler, row.Decoding.Setting(), s.MeanNFE, 100*s.SolvedRate(), s.CellAcc)
 		}
 		if f, ok := o.Plots[TaskSudoku]; ok {
 			fmt.Fprintf(&b, "\n![Sudoku solved vs NFE](%s)\n", path.Join(plotDir, f))

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"errors"
-
 	"github.com/llada-go/llada"
+	"github.com/llada-go/llada/models/brown"
 )
 
-var errNoDefault = errors.New("no embedded default model in this build yet: pass --model DIR")
+// The embedded default model: a small LLaDA-architecture model trained on the Brown corpus (see export/).
+func openDefaultModel(opts ...llada.Option) (*llada.Model, error) { return brown.Open(opts...) }
 
-func openDefaultModel(opts ...llada.Option) (*llada.Model, error) { return nil, errNoDefault }
-
-func defaultModelBytes() ([]byte, error) { return nil, errNoDefault }
+func defaultModelBytes() ([]byte, error) { return brown.ModelBytes() }

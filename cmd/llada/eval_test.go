@@ -43,7 +43,7 @@ func TestEvalWritesReportAndPlots(t *testing.T) {
 	assert.Contains(t, stderr, "5/5", "progress reaches every unit (4 infill settings + likelihood)")
 	md, err := os.ReadFile(filepath.Join(out, "RESULTS.md"))
 	require.NoError(t, err)
-	for _, want := range []string{"## Infill", "| llada-random | 2 |", "| llada-low-confidence | 1 |", "## Likelihood bound",
+	for _, want := range []string{"## Infill", "| llada-random | k=2 |", "| llada-low-confidence | k=1 |", "## Likelihood bound",
 		"![infill quality vs NFE](infill.png)", "go run ./cmd/llada eval --model"} {
 		assert.Contains(t, string(md), want)
 	}

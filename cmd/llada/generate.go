@@ -72,6 +72,7 @@ func runGenerate(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	fs.BoolVar(&cfg.DeferEOS, "defer-eos", false, "commit EOS/EOT proposals last (LLaDA confidence_eos_eot_inf)")
 	format := fs.String("format", "text", "output format: text or json")
 	live := fs.String("live", "auto", "show the canvas being denoised: auto (when stdout is a terminal), on, off")
+	applySampler := addSamplerFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -79,6 +80,9 @@ func runGenerate(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	cfg.Remasking = llada.Remasking(*remasking)
+	if err := applySampler(&cfg); err != nil {
+		return err
+	}
 	if cfg.GenLength <= 0 {
 		return fmt.Errorf("--gen-length %d: must be positive", cfg.GenLength)
 	}

@@ -98,3 +98,18 @@ func TestUnknownCommand(t *testing.T) {
 	assert.Equal(t, 2, code)
 	assert.Contains(t, errs, `unknown command "transmogrify"`)
 }
+
+func TestGenerateWithSamplerPreset(t *testing.T) {
+	out, errs, code := runCLI(t, "", "generate", "--model", tinyDir, "--prompt", "w5 w6", "--gen-length", "8",
+		"--block-length", "4", "--sampler", "fast-dllm-threshold", "--threshold", "0.5", "--format", "json")
+	require.Equal(t, 0, code, errs)
+	var got generateOutput
+	require.NoError(t, json.Unmarshal([]byte(out), &got))
+	assert.Len(t, got.IDs, 10)
+	assert.GreaterOrEqual(t, got.NFE, 2, "at least one pass per block")
+	assert.LessOrEqual(t, got.NFE, 8, "never more passes than tokens")
+
+	_, errs, code = runCLI(t, "", "generate", "--model", tinyDir, "--prompt", "w5", "--sampler", "no-such-sampler")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errs, "no-such-sampler")
+}

@@ -62,6 +62,7 @@ function hardStrings() {
     'pneumonoultramicroscopicsilicovolcanoconiosis', '😀'.repeat(50), '你'.repeat(120), ' '.repeat(50) + 'x',
     '\n'.repeat(20) + 'y', 'x' + '\t'.repeat(10) + 'y', 'UPPER lower MiXeD CamelCase snake_case kebab-case',
     'The quick brown fox jumps over the lazy dog.', "It's 5 o'clock: time for tea (and 3.5 biscuits)!",
+    "x'\u017fx y'Sx z'LLx 'Kx", '\u0130\u0131 \u212a \u2126', 'a\u0000b', '\u00a0\u00a0x \u2028y\u2029z \u0085w',
   ]
   return s
 }
@@ -100,6 +101,19 @@ function compactStr(s, ref) {
   return s
 }
 
+// sourceOf names the tokenizer file so that the Go test can find it: a path relative to the repository root,
+// or daulet:NAME for the real files in the github.com/daulet/tokenizers module's test data (not committed here).
+function sourceOf(tokFile) {
+  const abs = path.resolve(tokFile)
+  const m = abs.match(/github\.com\/daulet\/tokenizers@[^/]+\/test\/data\/(.+)$/)
+  if (m) return 'daulet:' + m[1]
+  const rel = path.relative(ROOT, abs)
+  if (rel.startsWith('..') || path.isAbsolute(rel)) {
+    throw new Error(`${tokFile} is outside the repository and the daulet module: the Go test could not find it`)
+  }
+  return rel.split(path.sep).join('/')
+}
+
 async function cmdGolden(tokFile, outFile) {
   const tok = tk.Tokenizer.fromFile(tokFile)
   const cases = loadCorpus()
@@ -133,12 +147,14 @@ async function cmdGolden(tokFile, outFile) {
   const golden = {
     oracle: ORACLE,
     tokenizer: path.basename(tokFile),
+    source: sourceOf(tokFile),
     vocab_size: tok.getVocabSize(true),
     max_id: maxID,
     id_sample: sample,
-    cases: out,
   }
-  fs.writeFileSync(outFile, JSON.stringify(golden) + '\n')
+  // One case per line keeps diffs readable when the corpus grows.
+  const head = JSON.stringify(golden)
+  fs.writeFileSync(outFile, head.slice(0, -1) + ',"cases":[\n' + out.map((c) => JSON.stringify(c)).join(',\n') + '\n]}\n')
   console.log(`wrote ${outFile}: ${out.length} cases, ${fs.statSync(outFile).size} bytes`)
 }
 
