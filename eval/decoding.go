@@ -118,13 +118,13 @@ func knobSweep(s llada.Sampler) *sweep {
 		if s.Threshold > 0 {
 			first = s.Threshold
 		}
-		return &sweep{"τ", []float64{first, 0.7, 0.5, 0.3},
+		return &sweep{"τ", []float64{first, 0.5, 0.2, 0.1},
 			func(s llada.Sampler) float64 { return s.Threshold }, func(s *llada.Sampler, v float64) { s.Threshold = v }}
 	case s.Transfer == llada.TransferFactor:
 		return &sweep{"f", []float64{1, 2, 4, 8},
 			func(s llada.Sampler) float64 { return s.Factor }, func(s *llada.Sampler, v float64) { s.Factor = v }}
 	case s.Transfer == llada.TransferEntropyBound:
-		return &sweep{"γ", []float64{0.1, 1, 4, 16},
+		return &sweep{"γ", []float64{0.1, 4, 16, 64},
 			func(s llada.Sampler) float64 { return s.Gamma }, func(s *llada.Sampler, v float64) { s.Gamma = v }}
 	}
 	return nil

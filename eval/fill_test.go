@@ -127,14 +127,14 @@ func TestDecodingsSweepAdaptiveSamplers(t *testing.T) {
 		assert.Equal(t, 0.5, d.Temperature)
 	}
 	assert.Equal(t, []string{"llada-random k=1", "llada-random k=2", "llada-random k=4",
-		"fast-dllm-threshold τ=0.9", "fast-dllm-threshold τ=0.7", "fast-dllm-threshold τ=0.5",
+		"fast-dllm-threshold τ=0.9", "fast-dllm-threshold τ=0.5", "fast-dllm-threshold τ=0.2",
 		"fast-dllm-factor f=1", "fast-dllm-factor f=2", "fast-dllm-factor f=4",
-		"eb γ=0.1", "eb γ=1", "eb γ=4",
+		"eb γ=0.1", "eb γ=4", "eb γ=16",
 		"first-hitting auto",
-		"llada2-edit τ=0.95", "llada2-edit τ=0.7", "llada2-edit τ=0.5"}, labels)
+		"llada2-edit τ=0.95", "llada2-edit τ=0.5", "llada2-edit τ=0.2"}, labels)
 	cfg, err := decs[4].config(10, 0)
 	require.NoError(t, err)
-	assert.Equal(t, 0.7, cfg.Sampler.Threshold, "the knob reaches the engine")
+	assert.Equal(t, 0.5, cfg.Sampler.Threshold, "the knob reaches the engine")
 	_, err = Decoding{Sampler: "first-hitting", Knob: 2}.config(10, 0)
 	require.ErrorIs(t, err, ErrBadConfig)
 	_, err = decodings([]string{"nope"}, []int{1}, 0)

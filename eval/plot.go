@@ -3,9 +3,11 @@ package eval
 import (
 	"fmt"
 	"image/color"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -52,7 +54,7 @@ func (r *Report) WritePlots(dir string) (map[string]string, error) {
 		specs = append(specs, spec{TaskSudoku, "sudoku.png", "Sudoku puzzles solved vs NFE", "solved (%)", false, curves(byS)})
 	}
 	for _, s := range specs {
-		if err := drawCurves(filepath.Join(dir, s.file), s.title, s.y, s.logY, s.curves); err != nil {
+		if err := drawCurves(filepath.Join(dir, s.file), s.title, s.y, s.logY, s.task == TaskSudoku, s.curves); err != nil {
 			return nil, fmt.Errorf("eval: plot %s: %w", s.task, err)
 		}
 		out[s.task] = s.file
@@ -62,16 +64,18 @@ func (r *Report) WritePlots(dir string) (map[string]string, error) {
 
 // drawCurves writes a PNG: the plot on the left (log-scaled NFE axis, since budgets halve), the legend in a
 // column on the right so that many samplers do not cover the lines.
-func drawCurves(path, title, ylabel string, logY bool, cs []curve) error {
+func drawCurves(path, title, ylabel string, logY, percent bool, cs []curve) error {
 	p := plot.New()
 	p.Title.Text = title
 	p.X.Label.Text = "forward passes (NFE) per item, log scale"
 	p.Y.Label.Text = ylabel
 	p.X.Scale = plot.LogScale{}
-	p.X.Tick.Marker = plot.LogTicks{Prec: -1}
+	p.X.Tick.Marker = logTicks{1, 2, 4, 8}
 	if logY {
 		p.Y.Scale = plot.LogScale{}
-		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+		p.Y.Tick.Marker = logTicks{1, 2, 5}
+	} else if percent {
+		p.Y.Min, p.Y.Max = 0, 100
 	}
 	p.Add(plotter.NewGrid())
 	legend := plot.NewLegend()
@@ -147,3 +151,24 @@ var palette = []color.Color{
 
 var shapes = []draw.GlyphDrawer{draw.CircleGlyph{}, draw.SquareGlyph{}, draw.TriangleGlyph{}, draw.CrossGlyph{},
 	draw.PlusGlyph{}, draw.RingGlyph{}, draw.BoxGlyph{}, draw.PyramidGlyph{}}
+
+// logTicks labels a log axis at the given mantissas of every power of ten (1, 2, 4, 8 gives 1 2 4 8 10 20 40...),
+// denser than gonum's LogTicks, which labels powers of ten only.
+type logTicks []float64
+
+func (t logTicks) Ticks(lo, hi float64) []plot.Tick {
+	var out []plot.Tick
+	if lo <= 0 || hi <= lo {
+		return out
+	}
+	for e := math.Floor(math.Log10(lo)); e <= math.Ceil(math.Log10(hi)); e++ {
+		base := math.Pow(10, e)
+		for _, m := range t {
+			v := m * base
+			if v >= lo*0.999 && v <= hi*1.001 {
+				out = append(out, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'g', -1, 64)})
+			}
+		}
+	}
+	return out
+}

@@ -55,7 +55,7 @@ func TestRunAllTasks(t *testing.T) {
 	require.NoError(t, err)
 
 	require.Len(t, rep.Infill, 6, "2 budgets for each step-count sampler, 2 thresholds for fast-dllm-threshold")
-	assert.Equal(t, "fast-dllm-threshold τ=0.7", rep.Infill[5].Decoding.Label())
+	assert.Equal(t, "fast-dllm-threshold τ=0.5", rep.Infill[5].Decoding.Label())
 	for _, row := range rep.Infill {
 		if row.Decoding.Sampler != "llada-random" {
 			assert.Equal(t, 1.0, row.ExactMatch, "the arithmetic model infills perfectly from context (%s)", row.Decoding.Label())

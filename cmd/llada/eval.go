@@ -63,6 +63,7 @@ func runEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs.IntVar(&cfg.MC.Batch, "mc-batch", 16, "copies per stratified draw (LLaDA's batch_size)")
 	out := fs.String("out", defaultEvalOut, "output directory for RESULTS.md and the PNG plots")
 	quiet := fs.Bool("quiet", false, "no progress bar on stderr")
+	spin := fs.Bool("spin", false, "let ONNX Runtime's worker threads spin between runs (off: the samplers and metrics get the cores)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -106,23 +107,20 @@ func runEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	has := func(t string) bool { return slices.Contains(cfg.Tasks, t) }
 	var data eval.Data
 	var notes []string
-	opts := []llada.Option{llada.WithIntraOpThreads(mf.threads)}
-	var onnxOpts []onnx.Option
+	onnxOpts := []onnx.Option{onnx.WithIntraOpThreads(mf.threads), onnx.WithThreadSpinning(*spin)}
 	if mf.library != "" {
-		opts = append(opts, llada.WithLibraryPath(mf.library))
 		onnxOpts = append(onnxOpts, onnx.WithLibraryPath(mf.library))
 	}
-	onnxOpts = append(onnxOpts, onnx.WithIntraOpThreads(mf.threads))
 	if has(eval.TaskInfill) || has(eval.TaskGenPPL) || has(eval.TaskLikelihood) {
 		dir := mf.dir
 		if dir == "" {
 			dir = defaultTextModel
 		}
-		m, err := llada.Open(dir, opts...)
+		m, closer, err := eval.OpenModel(dir, onnxOpts...)
 		if err != nil {
 			return fmt.Errorf("text model: %w", err)
 		}
-		defer m.Close()
+		defer closer.Close()
 		data.Text = m
 		notes = append(notes, modelNote("text model", dir, m.Contract()))
 		if data.Sentences, err = eval.LoadSentences(*sentences); err != nil {
@@ -130,11 +128,11 @@ func runEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		}
 	}
 	if has(eval.TaskSudoku) {
-		m, err := llada.Open(*sudokuDir, opts...)
+		m, closer, err := eval.OpenModel(*sudokuDir, onnxOpts...)
 		if err != nil {
 			return fmt.Errorf("sudoku model: %w", err)
 		}
-		defer m.Close()
+		defer closer.Close()
 		data.Sudoku = m
 		notes = append(notes, modelNote("Sudoku model", *sudokuDir, m.Contract()))
 		p := *puzzles
