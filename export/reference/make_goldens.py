@@ -27,6 +27,7 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
 
 import llada_ref  # noqa: E402
+import presets_ref  # noqa: E402
 import tiny_model  # noqa: E402
 
 MIN_MARGIN = 1e-4  # decisions closer than this are float ties between torch and ONNX Runtime, not semantics
@@ -73,7 +74,24 @@ def logits_check(model, prompts, pad_id, gen, mask_id, positions_per_row=6):
     return {"ids": x.tolist(), "attention": None if full_att is None else full_att.tolist(), "points": picks}
 
 
+class Counting:
+    """Wraps a model and counts forward passes whose input differs from the previous pass's. Engines that
+    reuse logits while the canvas is unchanged (the contract's denoisers are pure functions of their input)
+    run exactly this many passes; the reference itself runs res["nfe"]."""
+
+    def __init__(self, model):
+        self.model, self.last, self.distinct = model, None, 0
+
+    def __call__(self, ids, att):
+        key = (tuple(ids.shape), ids.numpy().tobytes(), None if att is None else att.numpy().tobytes())
+        if key != self.last:
+            self.distinct += 1
+            self.last = key
+        return self.model(ids, att)
+
+
 def run_case(model, sp, name, prompts, cfg):
+    model = Counting(model)
     res = llada_ref.generate(model, prompts, cfg, sp)
     return {
         "name": name,
@@ -82,6 +100,7 @@ def run_case(model, sp, name, prompts, cfg):
         "canvas": res["canvas"].tolist(),
         "commit_step": res["commit_step"].tolist(),
         "nfe": res["nfe"],
+        "nfe_distinct": model.distinct,
         "margin": rounded(res["margin"]) if math.isfinite(res["margin"]) else None,
         "_margin": res["margin"],
     }
@@ -190,6 +209,83 @@ def llada_goldens(model, sp, contract, model_name, prompt_source, out_path):
     return doc
 
 
+# Preset goldens: (file, preset, reference function, knobs, run settings, prompts per setting). Knob names are the
+# references' (threshold, factor, off_by_one, alg, top_p, top_k, eps, gamma, shift); parity_presets_test.go maps
+# them onto Sampler fields.
+def preset_plan():
+    plan = []
+    for tau in (0.9, 0.6):
+        plan.append(("fast-dllm", "fast-dllm-threshold", dict(threshold=tau),
+                     dict(gen_length=24, block_length=8, steps=3), 12))
+    for f, obo in ((1.0, False), (2.0, False), (1.0, True), (2.0, True)):
+        plan.append(("fast-dllm", "fast-dllm-factor", dict(factor=f, off_by_one=obo),
+                     dict(gen_length=24, block_length=8, steps=3), 8))
+    for alg in ("maskgit_plus", "topk_margin", "entropy"):
+        for filt in ({}, {"top_p": 0.9}, {"top_k": 5}):
+            for shift in (False, True):
+                knobs = dict(alg=alg, eps=1e-3, shift=shift, **filt)
+                plan.append(("dream", "dream-" + alg.replace("_", "-"), knobs,
+                             dict(gen_length=16, steps=8), 6))
+    for shift in (False, True):
+        plan.append(("dream", "dream-origin", dict(alg="origin", eps=1e-3, shift=shift), dict(gen_length=16, steps=1), 6))
+    for gamma in (0.1, 1.0):
+        plan.append(("eb", "eb", dict(gamma=gamma, error_proxy="entropy"), dict(gen_length=24, block_length=8, steps=3), 12))
+    for tau in (0.95, 0.6):
+        for ref in (True, False):
+            plan.append(("llada2", "llada2", dict(threshold=tau, reference_canvas=ref),
+                         dict(gen_length=24, block_length=8, steps=4), 12))
+    return plan
+
+
+def run_preset(model, sp, preset, knobs, run, prompt):
+    k = dict(knobs)
+    if preset.startswith("fast-dllm"):
+        return presets_ref.fast_dllm(model, prompt, sp, threshold=k.get("threshold"), factor=k.get("factor"),
+                                     off_by_one=k.get("off_by_one", False), **run)
+    if preset.startswith("dream"):
+        return presets_ref.dream(model, prompt, sp, alg=k["alg"], eps=k["eps"], top_p=k.get("top_p"),
+                                 top_k=k.get("top_k"), shift=k["shift"], **run)
+    if preset == "eb":
+        return presets_ref.eb(model, prompt, sp, gamma=k["gamma"], error_proxy=k["error_proxy"], **run)
+    if preset == "llada2":
+        return presets_ref.llada2(model, prompt, sp, threshold=k["threshold"], reference=k["reference_canvas"], **run)
+    raise ValueError(preset)
+
+
+def preset_goldens(model, sp, contract, model_name, prompt_source, out_dir):
+    prompts = prompt_source("preset", 24)
+    files = {}
+    for fname, preset, knobs, run, n in preset_plan():
+        doc = files.setdefault(fname, {"cases": [], "skipped": [], "kept": {}})
+        tag = preset + "".join("/%s=%s" % (k, knobs[k]) for k in sorted(knobs))
+        use = prompts[:n]
+        if preset == "llada2":
+            # LLaDA 2 aligns blocks to absolute positions: half the prompts fill whole blocks (both alignments
+            # agree), half do not (the first decoded block then holds prompt tokens).
+            bl = run["block_length"]
+            use = [p[:bl] if i % 2 == 0 and len(p) >= bl else p for i, p in enumerate(prompts[:n])]
+            use = [p + p[:bl - len(p)] if i % 2 == 0 and len(p) < bl else p for i, p in enumerate(use)]
+        for i, p in enumerate(use):
+            counting = Counting(model)
+            res = run_preset(counting, sp, preset, knobs, run, p)
+            case = {"name": "%s/p%02d" % (tag, i), "preset": preset, "knobs": knobs, "run": run, "prompts": [p],
+                    "canvas": res["canvas"].tolist(), "commit_step": res["commit_step"].tolist(),
+                    "nfe": res["nfe"], "nfe_distinct": counting.distinct,
+                    "margin": rounded(res["margin"]) if math.isfinite(res["margin"]) else None,
+                    "_margin": res["margin"]}
+            if admit(case, doc["cases"], doc["skipped"]):
+                doc["kept"][tag] = doc["kept"].get(tag, 0) + 1
+    out = {}
+    for fname, doc in files.items():
+        full = {"sampler": fname, "source": "export/reference/presets_ref.py", "model": model_name,
+                "contract": contract, "min_margin": MIN_MARGIN, "summary": {"kept": doc["kept"],
+                                                                            "skipped": len(doc["skipped"])},
+                "cases": doc["cases"], "skipped": doc["skipped"]}
+        write_json(os.path.join(out_dir, fname + ".json"), full)
+        out[fname] = full
+    return out
+
+
 def tiny_setup(out_dir):
     model = tiny_model.build()
     os.makedirs(out_dir, exist_ok=True)
@@ -218,6 +314,9 @@ def main():
     out_dir = os.path.join(args.out, args.model)
     fwd, sp, contract, prompts = tiny_setup(out_dir)
     doc = llada_goldens(fwd, sp, contract, args.model, prompts, os.path.join(out_dir, "llada.json"))
+    for fname, d in preset_goldens(fwd, sp, contract, args.model, prompts, out_dir).items():
+        print("%s: %d cases, %d skipped, min margin %.3g" % (fname, len(d["cases"]), len(d["skipped"]),
+                                                            min(c["margin"] for c in d["cases"] if c["margin"] is not None)))
     print("llada: %d cases, %d skipped, kept %s, switches changed %s, min margin %.3g" % (
         len(doc["cases"]), len(doc["skipped"]), doc["summary"]["kept"], doc["summary"]["switch_changed_output"],
         min(c["margin"] for c in doc["cases"] if c["margin"] is not None)))
