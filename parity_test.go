@@ -31,7 +31,7 @@ var goldenModels = []struct{ name, model string }{
 	{"brown", filepath.Join("models", "brown", "model.onnx")},
 }
 
-type goldenFile struct {
+type parityFile struct {
 	Sampler     string            `json:"sampler"`
 	Model       string            `json:"model"`
 	Contract    map[string]string `json:"contract"`
@@ -45,7 +45,7 @@ type goldenFile struct {
 			Logits []float64 `json:"logits"`
 		} `json:"points"`
 	} `json:"logits_check"`
-	Cases   []goldenCase `json:"cases"`
+	Cases   []parityCase `json:"cases"`
 	Skipped []struct {
 		Name   string  `json:"name"`
 		Margin float64 `json:"margin"`
@@ -53,7 +53,7 @@ type goldenFile struct {
 	} `json:"skipped"`
 }
 
-type goldenCase struct {
+type parityCase struct {
 	Name    string         `json:"name"`
 	Prompts [][]int        `json:"prompts"`
 	Config  map[string]any `json:"config"`
@@ -103,14 +103,14 @@ func paritySession(t *testing.T, path string) *onnx.Session {
 // without the file is skipped only for models other than tiny (the brown goldens exist once that model does).
 func loadGoldens(t *testing.T, sampler string) []struct {
 	model string
-	g     goldenFile
+	g     parityFile
 	den   parityDenoiser
 	c     Contract
 } {
 	t.Helper()
 	var out []struct {
 		model string
-		g     goldenFile
+		g     parityFile
 		den   parityDenoiser
 		c     Contract
 	}
@@ -121,7 +121,7 @@ func loadGoldens(t *testing.T, sampler string) []struct {
 			continue
 		}
 		require.NoError(t, err, "golden file for %s on %s", sampler, m.name)
-		var g goldenFile
+		var g parityFile
 		require.NoError(t, json.Unmarshal(data, &g), path)
 		require.NotEmpty(t, g.Cases, "%s holds no cases", path)
 		s := paritySession(t, m.model)
@@ -133,7 +133,7 @@ func loadGoldens(t *testing.T, sampler string) []struct {
 		}
 		out = append(out, struct {
 			model string
-			g     goldenFile
+			g     parityFile
 			den   parityDenoiser
 			c     Contract
 		}{m.name, g, parityDenoiser{s}, c})

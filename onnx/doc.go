@@ -8,6 +8,10 @@
 // element types and ranks and names every mismatch; any other required input is an error. Other outputs are
 // allowed and never computed. The llada.* metadata keys are read by the root package from Session.Metadata.
 //
+// onnxruntime_go cannot list the inputs of a session it has created, so Open first loads the model into a
+// throw-away session with graph optimisation off to read the signature, then creates the real one: opening
+// costs two model loads (milliseconds for the models this project ships; noticeable for multi-GB ones).
+//
 // # Finding ONNX Runtime
 //
 // LibraryPath resolves the shared library in this order:
@@ -37,9 +41,12 @@
 // # Allocation
 //
 // With a static vocabulary, Forward binds the caller's logits slice as the output tensor (ONNX Runtime writes
-// into it directly) and reuses the cached input tensors, so a steady-state call copies only the token ids and
-// allocates only the two small slices onnxruntime_go's Run makes (plus the context.AfterFunc registration when
-// ctx can be cancelled). BenchmarkForward reports the numbers.
+// into it directly) and reuses the cached input tensors, so a steady-state call only copies the token ids.
+// When ctx can never be cancelled (ctx.Done() == nil, e.g. context.Background()) it runs through an ORT
+// IoBinding and allocates nothing. A cancellable ctx needs run options, which onnxruntime_go's binding run
+// lacks, so that path costs a few small allocations per call (context.AfterFunc and the binding's Run
+// wrapper; 7 allocations, 176 bytes). A dynamic vocabulary lets ONNX Runtime allocate the output, which
+// Forward copies. `go test ./onnx -run '^$' -bench Forward -benchmem` reports the numbers.
 //
 // # Cancellation
 //
@@ -51,9 +58,10 @@
 // # CUDA
 //
 // WithCUDA(device) appends the CUDA execution provider. The library the installer fetches (the npm package
-// onnxruntime-node's linux-x64 build) is CPU-only, and no CUDA build of ONNX Runtime can be obtained on the
-// machines this project is developed on (no network access beyond the Go proxy, Debian and npm), so WithCUDA
-// is only tested to fail with a clear error there. With a CUDA-enabled libonnxruntime.so (and its
+// onnxruntime-node's linux-x64 build) is CPU-only: that package's own install script downloads the CUDA
+// provider from NuGet, and no CUDA build of ONNX Runtime can be obtained on the machines this project is
+// developed on (no network beyond the Go proxy, Debian and npm). So WithCUDA is only tested to fail there,
+// with an error naming the library and the missing CUDA EP. With a CUDA-enabled libonnxruntime.so (and its
 // libonnxruntime_providers_cuda.so beside it) set through WithLibraryPath or the environment, it is meant to
 // work unchanged.
 package onnx

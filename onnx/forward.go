@@ -1,3 +1,5 @@
+//go:build cgo
+
 package onnx
 
 import (
@@ -27,10 +29,19 @@ type binding struct {
 	outputs   []ort.Value
 	run       *ort.RunOptions
 	fired     chan struct{} // the cancellation callback signals here once it has set Terminate
+	terminate func()        // built once: sets Terminate, then signals fired
+	// io binds the same tensors for the allocation-free path (RunWithBinding), used when the vocab is static
+	// and ctx can never be cancelled: onnxruntime_go's binding run takes no run options, so it cannot be
+	// terminated, while RunWithOptions allocates a few small slices per call.
+	io *ort.IoBinding
 }
 
 func (s *Session) newBinding(rows, seq int) (*binding, error) {
 	b := &binding{rows: rows, seq: seq, fired: make(chan struct{}, 1)}
+	b.terminate = func() {
+		_ = b.run.Terminate()
+		b.fired <- struct{}{}
+	}
 	shape := ort.NewShape(int64(rows), int64(seq))
 	var err error
 	if b.ids, err = ort.NewEmptyTensor[int64](shape); err != nil {
@@ -49,6 +60,18 @@ func (s *Session) newBinding(rows, seq int) (*binding, error) {
 		b.destroy()
 		return nil, err
 	}
+	if s.sig.vocab > 0 {
+		if b.io, err = s.sess.CreateIoBinding(); err != nil {
+			b.destroy()
+			return nil, err
+		}
+		for i, name := range s.feedName {
+			if err = b.io.BindInput(name, b.inputs[i]); err != nil {
+				b.destroy()
+				return nil, err
+			}
+		}
+	}
 	return b, nil
 }
 
@@ -65,7 +88,10 @@ func (b *binding) destroy() {
 	if b.run != nil {
 		_ = b.run.Destroy()
 	}
-	b.ids, b.mask, b.out, b.run = nil, nil, nil, nil
+	if b.io != nil {
+		_ = b.io.Destroy()
+	}
+	b.ids, b.mask, b.out, b.run, b.io = nil, nil, nil, nil, nil
 }
 
 // bindOutput points the output tensor at the caller's logits, reusing the previous wrapper when the caller
@@ -87,6 +113,9 @@ func (b *binding) bindOutput(logits []float32, vocab int) error {
 	}
 	b.out, b.outPtr, b.outLen = t, p, n
 	b.outputs[0] = t
+	if b.io != nil {
+		return b.io.BindOutput(Logits, t)
+	}
 	return nil
 }
 
@@ -209,12 +238,12 @@ func (s *Session) Forward(ctx context.Context, ids, attention []int64, rows, seq
 // after waiting for a callback that may be running concurrently.
 func (s *Session) runCancellable(ctx context.Context, b *binding) error {
 	if ctx.Done() == nil {
+		if b.io != nil && b.outputs[0] != nil {
+			return s.sess.RunWithBinding(b.io)
+		}
 		return s.sess.RunWithOptions(b.inputs, b.outputs, b.run)
 	}
-	stop := context.AfterFunc(ctx, func() {
-		_ = b.run.Terminate()
-		b.fired <- struct{}{}
-	})
+	stop := context.AfterFunc(ctx, b.terminate)
 	err := s.sess.RunWithOptions(b.inputs, b.outputs, b.run)
 	if !stop() {
 		<-b.fired

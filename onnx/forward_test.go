@@ -1,3 +1,5 @@
+//go:build cgo
+
 package onnx
 
 import (
@@ -152,6 +154,9 @@ func TestConcurrentForward(t *testing.T) {
 		require.NoError(t, s.Forward(context.Background(), ids, nil, rows, seq, want))
 		jobs = append(jobs, job{ids, rows, seq, want})
 	}
+	// Half the calls take the cancellable path (RunWithOptions + AfterFunc), half the IoBinding path.
+	live, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	var wg sync.WaitGroup
 	errs := make([]error, len(jobs)*3)
 	outs := make([][]float32, len(jobs)*3)
@@ -161,7 +166,11 @@ func TestConcurrentForward(t *testing.T) {
 			defer wg.Done()
 			j := jobs[k%len(jobs)]
 			outs[k] = make([]float32, len(j.want))
-			errs[k] = s.Forward(context.Background(), j.ids, nil, j.rows, j.seq, outs[k])
+			ctx := context.Background()
+			if k%2 == 1 {
+				ctx = live
+			}
+			errs[k] = s.Forward(ctx, j.ids, nil, j.rows, j.seq, outs[k])
 		}()
 	}
 	wg.Wait()
@@ -197,4 +206,36 @@ func TestClose(t *testing.T) {
 	err = s.Forward(context.Background(), []int64{2, 3}, nil, 1, 2, out)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "session is closed")
+}
+
+// TestCloseDuringForward: calls racing with Close either finish normally or report the closed session.
+func TestCloseDuringForward(t *testing.T) {
+	requireLibrary(t)
+	s, err := Open(modelPath("tiny.onnx"), WithIntraOpThreads(testThreads))
+	require.NoError(t, err)
+	v := s.VocabSize()
+	var wg sync.WaitGroup
+	results := make([][]error, 4)
+	for g := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out := make([]float32, 8*v)
+			for i := 0; i < 50; i++ {
+				results[g] = append(results[g], s.Forward(context.Background(), []int64{2, 3, 4, 5, 6, 7, 8, 9}, nil, 2, 4, out))
+			}
+		}()
+	}
+	require.NoError(t, s.Close())
+	wg.Wait()
+	closed := 0
+	for _, errs := range results {
+		for _, err := range errs {
+			if err != nil {
+				require.Contains(t, err.Error(), "session is closed")
+				closed++
+			}
+		}
+	}
+	t.Logf("%d of %d calls saw the closed session", closed, 4*50)
 }

@@ -11,6 +11,7 @@ type config struct {
 	optimization GraphOptimization
 	cuda         bool
 	cudaDevice   int
+	noSpin       bool
 }
 
 // GraphOptimization is ONNX Runtime's graph optimisation level. The zero value is GraphOptimizationAll, the
@@ -45,6 +46,12 @@ func WithLibraryPath(path string) Option { return func(c *config) { c.libraryPat
 // WithIntraOpThreads sets the number of threads one operator may use; 0 keeps ONNX Runtime's default (one per
 // physical core). Negative values are rejected by Open.
 func WithIntraOpThreads(n int) Option { return func(c *config) { c.intraThreads = n } }
+
+// WithThreadSpinning controls whether ONNX Runtime's intra-op worker threads busy-wait for work after a run
+// (the runtime's default: enabled). Between forwards a sampler runs in Go; on few cores, spinning workers
+// compete with it, so disabling spinning can make a generation loop faster even though each run may start a
+// little slower. Only matters with more than one intra-op thread.
+func WithThreadSpinning(enabled bool) Option { return func(c *config) { c.noSpin = !enabled } }
 
 // WithGraphOptimization sets the graph optimisation level (default GraphOptimizationAll).
 func WithGraphOptimization(level GraphOptimization) Option {

@@ -1,3 +1,5 @@
+//go:build cgo
+
 package onnx
 
 import (
@@ -149,6 +151,12 @@ func sessionOptions(c config, lib string) (*ort.SessionOptions, error) {
 		if err := so.SetIntraOpNumThreads(c.intraThreads); err != nil {
 			so.Destroy()
 			return nil, fmt.Errorf("onnx: intra-op threads %d: %w", c.intraThreads, err)
+		}
+	}
+	if c.noSpin {
+		if err := so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
+			so.Destroy()
+			return nil, fmt.Errorf("onnx: disabling thread spinning: %w", err)
 		}
 	}
 	if c.cuda {

@@ -3,8 +3,6 @@ package onnx
 import (
 	"fmt"
 	"strings"
-
-	ort "github.com/yalue/onnxruntime_go"
 )
 
 // Names and types of model contract v1: input_ids int64 [batch, seq], optional attention_mask int64 [batch,
@@ -35,56 +33,6 @@ func (t TensorInfo) String() string {
 		}
 	}
 	return fmt.Sprintf("%s %s [%s]", t.Name, t.ElementType, strings.Join(dims, ","))
-}
-
-func infoFromORT(io ort.InputOutputInfo) TensorInfo {
-	t := TensorInfo{Name: io.Name}
-	if io.OrtValueType != ort.ONNXTypeTensor {
-		t.ElementType = strings.ToLower(strings.TrimPrefix(io.OrtValueType.String(), "ONNX_TYPE_"))
-		return t
-	}
-	t.ElementType = elementTypeName(io.DataType)
-	t.Shape = append([]int64(nil), io.Dimensions...)
-	for i, d := range t.Shape {
-		if d < 0 {
-			t.Shape[i] = -1
-		}
-	}
-	return t
-}
-
-func elementTypeName(d ort.TensorElementDataType) string {
-	switch d {
-	case ort.TensorElementDataTypeFloat:
-		return "float32"
-	case ort.TensorElementDataTypeFloat16:
-		return "float16"
-	case ort.TensorElementDataTypeBFloat16:
-		return "bfloat16"
-	case ort.TensorElementDataTypeDouble:
-		return "float64"
-	case ort.TensorElementDataTypeInt8:
-		return "int8"
-	case ort.TensorElementDataTypeInt16:
-		return "int16"
-	case ort.TensorElementDataTypeInt32:
-		return "int32"
-	case ort.TensorElementDataTypeInt64:
-		return "int64"
-	case ort.TensorElementDataTypeUint8:
-		return "uint8"
-	case ort.TensorElementDataTypeUint16:
-		return "uint16"
-	case ort.TensorElementDataTypeUint32:
-		return "uint32"
-	case ort.TensorElementDataTypeUint64:
-		return "uint64"
-	case ort.TensorElementDataTypeBool:
-		return "bool"
-	case ort.TensorElementDataTypeString:
-		return "string"
-	}
-	return strings.ToLower(strings.TrimPrefix(d.String(), "ONNX_TENSOR_ELEMENT_DATA_TYPE_"))
 }
 
 // signature is what validation learned about a model.
