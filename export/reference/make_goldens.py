@@ -70,7 +70,13 @@ def logits_check(model, prompts, pad_id, gen, mask_id, positions_per_row=6):
         first_real = plen - len(prompts[r])
         cand = sorted(set(np.linspace(first_real, seq - 1, positions_per_row).round().astype(int).tolist()))
         for p in cand:
-            picks.append({"row": r, "pos": int(p), "logits": [float("%.9g" % v) for v in out[r, p].tolist()]})
+            row = out[r, p]
+            if row.size <= 512:
+                picks.append({"row": r, "pos": int(p), "logits": [float("%.9g" % v) for v in row.tolist()]})
+                continue
+            # Large vocabularies: the 32 largest logits (the ones decisions read) and every (V/32)-th id.
+            ids = sorted(set(np.argsort(-row, kind="stable")[:32].tolist()) | set(range(0, row.size, row.size // 32)))
+            picks.append({"row": r, "pos": int(p), "ids": ids, "logits": [float("%.9g" % row[i]) for i in ids]})
     return {"ids": x.tolist(), "attention": None if full_att is None else full_att.tolist(), "points": picks}
 
 
@@ -134,7 +140,7 @@ LLADA_CONFIGS = {
 }
 
 
-def llada_goldens(model, sp, contract, model_name, prompt_source, out_path):
+def llada_goldens(model, sp, contract, model_name, prompt_source, out_path, require_eos=True):
     cases, skipped = [], []
     kept = {}
     prompts = prompt_source("single", 24)
@@ -161,12 +167,18 @@ def llada_goldens(model, sp, contract, model_name, prompt_source, out_path):
     # there the switches change nothing); each case records whether the switch changed the output relative to
     # the plain run (it must, for some, or the switch is not being tested).
     eos_prompts = []
-    for p in prompt_source("eos", 200):
+    for p in prompt_source("eos", 200 if require_eos else 60):
         plain = llada_ref.generate(model, [p], llada_ref.Config(**LLADA_CONFIGS["blocks"]), sp)["canvas"][0]
-        if len(eos_prompts) < 12 and ((plain == sp.eos).any() or (plain == sp.eot).any()):
+        if (plain == sp.eos).any() or (plain == sp.eot).any():
             eos_prompts.append(p)
+            if len(eos_prompts) == 12:
+                break
     if len(eos_prompts) < 12:
-        raise SystemExit("only %d prompts reach EOS/EOT" % len(eos_prompts))
+        if require_eos:
+            raise SystemExit("only %d prompts reach EOS/EOT" % len(eos_prompts))
+        # A model that (almost) never ends a sentence with EOS: the switches get ordinary prompts, and the
+        # summary shows how often they changed anything (the tiny model's goldens test them for real).
+        eos_prompts += [p for p in prompt_source("eos", 12 - len(eos_prompts))]
     changed = {}
     for sw in ("logits_eos_inf", "confidence_eos_eot_inf", "both"):
         for i, p in enumerate(eos_prompts):
@@ -188,7 +200,7 @@ def llada_goldens(model, sp, contract, model_name, prompt_source, out_path):
         if kept.get(k, 0) < 20:
             raise SystemExit("only %d admissible prompts for config %s (need 20)" % (kept.get(k, 0), k))
     for sw in ("logits_eos_inf", "confidence_eos_eot_inf", "both"):
-        if changed.get(sw, 0) == 0:
+        if require_eos and changed.get(sw, 0) == 0:
             raise SystemExit("switch %s never changed an output: the goldens would not test it" % sw)
 
     check_prompts = prompts[:2]
@@ -305,15 +317,100 @@ def tiny_setup(out_dir):
     return fwd, sp, dict(tiny_model.CONTRACT), prompts
 
 
+def _first_existing(paths, what):
+    for p in paths:
+        if p and os.path.exists(p):
+            return p
+    raise SystemExit("make_goldens: no %s found (looked at: %s)" % (what, ", ".join(p for p in paths if p)))
+
+
+def onnx_contract(path):
+    """The llada.* metadata of an ONNX file: the goldens record the contract of the file the Go test loads."""
+    import onnx
+
+    m = onnx.load(path, load_external_data=False)
+    return {p.key: p.value for p in m.metadata_props if p.key.startswith("llada.")}
+
+
+def encode_sentences(tokenizer_json, sentences):
+    """Token ids of each sentence with the model's tokenizer.json, through HF tokenizers under Node (the same
+    library the tokenizer was trained with), without special tokens."""
+    import subprocess
+    import tempfile
+
+    node_modules = _first_existing([os.environ.get("LLADA_NODE_MODULES"),
+                                    os.path.join(ROOT, "export", "tokenizer", "node_modules"),
+                                    os.path.join(ROOT, "tools", "tokenizer-oracle", "node_modules")],
+                                   "node_modules with tokenizers@0.23.2 (npm install tokenizers@0.23.2; "
+                                   "or set LLADA_NODE_MODULES)")
+    with tempfile.TemporaryDirectory() as d:
+        src, dst = os.path.join(d, "in.json"), os.path.join(d, "out.json")
+        with open(src, "w") as f:
+            json.dump(sentences, f)
+        env = dict(os.environ, NODE_PATH=node_modules)
+        subprocess.run(["node", os.path.join(HERE, "encode.js"), tokenizer_json, src, dst], check=True, env=env)
+        with open(dst) as f:
+            return json.load(f)
+
+
+def brown_setup(out_dir):
+    """The trained Brown model: its torch checkpoint (export/llada_model.py layout) for the reference, its ONNX
+    file's contract for the goldens, and prompts that are the opening tokens of held-out Brown sentences."""
+    model_dir = os.environ.get("BROWN_DIR", os.path.join(ROOT, "models", "brown"))
+    onnx_path = _first_existing([os.path.join(model_dir, "model.onnx")], "brown model.onnx (set BROWN_DIR)")
+    tok_path = _first_existing([os.path.join(model_dir, "tokenizer.json")], "brown tokenizer.json")
+    ckpt = _first_existing([os.environ.get("BROWN_CKPT"), model_dir if os.path.exists(
+        os.path.join(model_dir, "model.safetensors")) else None], "brown torch checkpoint (set BROWN_CKPT)")
+    code = _first_existing([os.environ.get("LLADA_EXPORT_DIR"), os.path.join(ROOT, "export")],
+                           "export/llada_model.py (set LLADA_EXPORT_DIR)")
+    if not os.path.exists(os.path.join(code, "llada_model.py")):
+        raise SystemExit("make_goldens: %s has no llada_model.py (set LLADA_EXPORT_DIR)" % code)
+    sys.path.insert(0, code)
+    from llada_model import LLaDAModelLM  # noqa: E402
+
+    model = LLaDAModelLM.from_pretrained(ckpt).eval()
+
+    def fwd(ids, att):
+        return model(ids, att).float()
+
+    contract = onnx_contract(onnx_path)
+    sp = llada_ref.Special(mask=int(contract["llada.mask_token_id"]), eos=int(contract["llada.eos_token_id"]),
+                           eot=int(contract.get("llada.eot_token_id", -1)), pad=int(contract["llada.pad_token_id"]))
+    sent_path = _first_existing([os.environ.get("BROWN_SENTENCES"),
+                                 os.path.join(ROOT, "export", "data", "heldout_sentences.json")],
+                                "held-out Brown sentences (export/data.py writes them; or set BROWN_SENTENCES)")
+    with open(sent_path) as f:
+        sentences = [t for t in json.load(f) if len(t.split()) >= 8]
+    ids = encode_sentences(tok_path, sentences)
+    pool = [(t, x) for t, x in zip(sentences, ids) if len(x) >= 12]
+
+    def prompts(kind, n):
+        seed = {"single": 1, "batch": 2, "eos": 3, "preset": 4}[kind]
+        g = torch.Generator().manual_seed(1000 + seed)
+        order = torch.randperm(len(pool), generator=g).tolist()
+        out = []
+        for i in order[:n]:
+            ln = int(torch.randint(6, 13, (1,), generator=g))
+            out.append(pool[i][1][:ln])
+        return out
+
+    return fwd, sp, contract, prompts
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default="tiny", choices=["tiny"])
+    ap.add_argument("--model", default="tiny", choices=["tiny", "brown"])
     ap.add_argument("--out", default=os.path.join(ROOT, "testdata", "goldens"))
     args = ap.parse_args()
     torch.manual_seed(0)  # nothing should draw from the global generator; this makes sure it cannot vary
     out_dir = os.path.join(args.out, args.model)
-    fwd, sp, contract, prompts = tiny_setup(out_dir)
-    doc = llada_goldens(fwd, sp, contract, args.model, prompts, os.path.join(out_dir, "llada.json"))
+    if args.model == "tiny":
+        fwd, sp, contract, prompts = tiny_setup(out_dir)
+    else:
+        os.makedirs(out_dir, exist_ok=True)
+        fwd, sp, contract, prompts = brown_setup(out_dir)
+    doc = llada_goldens(fwd, sp, contract, args.model, prompts, os.path.join(out_dir, "llada.json"),
+                        require_eos=args.model == "tiny")
     for fname, d in preset_goldens(fwd, sp, contract, args.model, prompts, out_dir).items():
         print("%s: %d cases, %d skipped, min margin %.3g" % (fname, len(d["cases"]), len(d["skipped"]),
                                                             min(c["margin"] for c in d["cases"] if c["margin"] is not None)))
