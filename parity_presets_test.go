@@ -33,10 +33,11 @@ type presetCase struct {
 }
 
 type presetFile struct {
-	Sampler   string            `json:"sampler"`
-	Contract  map[string]string `json:"contract"`
-	MinMargin float64           `json:"min_margin"`
-	Cases     []presetCase      `json:"cases"`
+	Sampler     string            `json:"sampler"`
+	ModelSHA256 string            `json:"model_sha256"`
+	Contract    map[string]string `json:"contract"`
+	MinMargin   float64           `json:"min_margin"`
+	Cases       []presetCase      `json:"cases"`
 }
 
 // presetSampler builds the Sampler a golden case describes: the named preset with the reference's knobs.
@@ -117,6 +118,7 @@ func TestParityPresets(t *testing.T) {
 				var g presetFile
 				require.NoError(t, json.Unmarshal(data, &g), path)
 				require.NotEmpty(t, g.Cases, path)
+				requireGoldenModel(t, m.model, g.ModelSHA256)
 				s := paritySession(t, m.model)
 				base, err := ParseContract(s.Metadata())
 				require.NoError(t, err)

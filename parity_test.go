@@ -2,8 +2,11 @@ package llada
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -34,6 +37,7 @@ var goldenModels = []struct{ name, model string }{
 type parityFile struct {
 	Sampler     string            `json:"sampler"`
 	Model       string            `json:"model"`
+	ModelSHA256 string            `json:"model_sha256"`
 	Contract    map[string]string `json:"contract"`
 	MinMargin   float64           `json:"min_margin"`
 	LogitsCheck struct {
@@ -74,6 +78,28 @@ func (d parityDenoiser) VocabSize() int { return d.s.VocabSize() }
 
 func (d parityDenoiser) Forward(ctx context.Context, in Batch, logits []float32) error {
 	return d.s.Forward(ctx, in.IDs, in.Attention, in.Rows, in.Seq, logits)
+}
+
+var modelHashes sync.Map // path -> hex sha256
+
+// requireGoldenModel fails when the goldens were made for another version of the model file (a retrained or
+// re-exported model): their traces would then be compared with different weights.
+func requireGoldenModel(t *testing.T, path, want string) {
+	t.Helper()
+	require.NotEmpty(t, want, "golden file has no model_sha256")
+	got, ok := modelHashes.Load(path)
+	if !ok {
+		f, err := os.Open(path)
+		require.NoError(t, err)
+		defer f.Close()
+		h := sha256.New()
+		_, err = io.Copy(h, f)
+		require.NoError(t, err)
+		got = hex.EncodeToString(h.Sum(nil))
+		modelHashes.Store(path, got)
+	}
+	require.Equal(t, want, got, "the goldens were made for another %s: regenerate them with "+
+		"`bash export/make_goldens.sh` (see that script for what the brown model needs)", path)
 }
 
 var paritySessions struct {
@@ -126,6 +152,7 @@ func loadGoldens(t *testing.T, sampler string) []struct {
 		var g parityFile
 		require.NoError(t, json.Unmarshal(data, &g), path)
 		require.NotEmpty(t, g.Cases, "%s holds no cases", path)
+		requireGoldenModel(t, m.model, g.ModelSHA256)
 		s := paritySession(t, m.model)
 		c, err := ParseContract(s.Metadata())
 		require.NoError(t, err, m.model)

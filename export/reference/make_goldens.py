@@ -140,7 +140,7 @@ LLADA_CONFIGS = {
 }
 
 
-def llada_goldens(model, sp, contract, model_name, prompt_source, out_path, require_eos=True):
+def llada_goldens(model, sp, contract, model_name, prompt_source, out_path, require_eos=True, model_sha=None):
     cases, skipped = [], []
     kept = {}
     prompts = prompt_source("single", 24)
@@ -210,6 +210,7 @@ def llada_goldens(model, sp, contract, model_name, prompt_source, out_path, requ
         "sampler": "llada",
         "source": "export/reference/llada_ref.py (semantics of ML-GSAI/LLaDA generate.py)",
         "model": model_name,
+        "model_sha256": model_sha,
         "contract": contract,
         "min_margin": MIN_MARGIN,
         "logits_check": logits_check(model, check_prompts, sp.pad, 8, sp.mask),
@@ -264,7 +265,7 @@ def run_preset(model, sp, preset, knobs, run, prompt):
     raise ValueError(preset)
 
 
-def preset_goldens(model, sp, contract, model_name, prompt_source, out_dir):
+def preset_goldens(model, sp, contract, model_name, prompt_source, out_dir, model_sha=None):
     prompts = prompt_source("preset", 24)
     files = {}
     for fname, preset, knobs, run, n in preset_plan():
@@ -290,7 +291,7 @@ def preset_goldens(model, sp, contract, model_name, prompt_source, out_dir):
     out = {}
     for fname, doc in files.items():
         full = {"sampler": fname, "source": "export/reference/presets_ref.py", "model": model_name,
-                "contract": contract, "min_margin": MIN_MARGIN, "summary": {"kept": doc["kept"],
+                "model_sha256": model_sha, "contract": contract, "min_margin": MIN_MARGIN, "summary": {"kept": doc["kept"],
                                                                             "skipped": len(doc["skipped"])},
                 "cases": doc["cases"], "skipped": doc["skipped"]}
         write_json(os.path.join(out_dir, fname + ".json"), full)
@@ -314,7 +315,7 @@ def tiny_setup(out_dir):
         g = torch.Generator().manual_seed(tiny_model.SEED * 10 + seed)
         return random_prompts(g, n, 2, 12, tiny_model.FIRST_ORDINARY_ID, tiny_model.MASK_ID)
 
-    return fwd, sp, dict(tiny_model.CONTRACT), prompts
+    return fwd, sp, dict(tiny_model.CONTRACT), prompts, os.path.join(out_dir, "model.onnx")
 
 
 def _first_existing(paths, what):
@@ -322,6 +323,16 @@ def _first_existing(paths, what):
         if p and os.path.exists(p):
             return p
     raise SystemExit("make_goldens: no %s found (looked at: %s)" % (what, ", ".join(p for p in paths if p)))
+
+
+def file_sha256(path):
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def onnx_contract(path):
@@ -394,7 +405,7 @@ def brown_setup(out_dir):
             out.append(pool[i][1][:ln])
         return out
 
-    return fwd, sp, contract, prompts
+    return fwd, sp, contract, prompts, onnx_path
 
 
 def main():
@@ -405,13 +416,16 @@ def main():
     torch.manual_seed(0)  # nothing should draw from the global generator; this makes sure it cannot vary
     out_dir = os.path.join(args.out, args.model)
     if args.model == "tiny":
-        fwd, sp, contract, prompts = tiny_setup(out_dir)
+        fwd, sp, contract, prompts, onnx_path = tiny_setup(out_dir)
     else:
         os.makedirs(out_dir, exist_ok=True)
-        fwd, sp, contract, prompts = brown_setup(out_dir)
+        fwd, sp, contract, prompts, onnx_path = brown_setup(out_dir)
+    # The goldens name the exact ONNX file they were made for, so a retrained model is reported as such.
+    contract = dict(contract)
+    model_sha = file_sha256(onnx_path)
     doc = llada_goldens(fwd, sp, contract, args.model, prompts, os.path.join(out_dir, "llada.json"),
-                        require_eos=args.model == "tiny")
-    for fname, d in preset_goldens(fwd, sp, contract, args.model, prompts, out_dir).items():
+                        require_eos=args.model == "tiny", model_sha=model_sha)
+    for fname, d in preset_goldens(fwd, sp, contract, args.model, prompts, out_dir, model_sha).items():
         print("%s: %d cases, %d skipped, min margin %.3g" % (fname, len(d["cases"]), len(d["skipped"]),
                                                             min(c["margin"] for c in d["cases"] if c["margin"] is not None)))
     print("llada: %d cases, %d skipped, kept %s, switches changed %s, min margin %.3g" % (
