@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -66,6 +67,11 @@ func presetSampler(t *testing.T, tc presetCase) Sampler {
 			s.Eps, _ = num(k)
 		case "gamma":
 			s.Gamma, _ = num(k)
+		case "edit_threshold":
+			s.EditThreshold, _ = num(k)
+		case "max_post_steps":
+			f, _ := num(k)
+			s.MaxPostSteps = int(f)
 		case "error_proxy":
 			// TransferEntropyBound orders positions by entropy, lowest first; the references also know others.
 			require.Equal(t, "entropy", v, "golden uses an EB error proxy the Sampler cannot express")
@@ -297,4 +303,69 @@ func TestAlgTempSamplesPositions(t *testing.T) {
 	}
 	p := chiSquareTest(counts, want)
 	assert.Greater(t, p, statAlpha, "first-step positions %v are not softmax(score/alg_temp) = %v", counts, want)
+}
+
+// TestMDLMDrawsFromPx0 checks MDLM's token law (kuleshov-group/mdlm diffusion.py _ddpm_caching_update with the
+// SUBS parameterisation): an unmasked position takes a draw from p_x0 = softmax(logits) with the mask token
+// excluded, even when the mask has the largest logit. Positions left to the final noise-removal step take the
+// argmax instead, so only tokens committed before it are counted.
+func TestMDLMDrawsFromPx0(t *testing.T) {
+	const genLength, steps, seeds = 32, 8, 400
+	logits := []float32{5.0, 1.0, 0.3, -0.5, 2.0, 0.0, 1.2, -1.5}
+	c := testContract(len(logits)) // mask id 0
+	den := &tableDenoiser{vocab: len(logits), fill: func(_, _ []int64, _ int, out []float32) { copy(out, logits) }}
+	counts := make([]int, len(logits))
+	for seed := uint64(0); seed < seeds; seed++ {
+		cfg := GenerateConfig{GenLength: genLength, Steps: steps, Temperature: 1, Sampler: SamplerByName("mdlm"), Seed: seed}
+		canvas, commit, _, err := runTrace(context.Background(), den, c, [][]int{{5}}, cfg)
+		require.NoError(t, err)
+		for i, s := range commit[0] {
+			require.GreaterOrEqual(t, s, 0, "position %d never committed", i)
+			if s < steps {
+				counts[canvas[0][1+i]]++
+			}
+		}
+	}
+	want := softmaxT(logits, 1, c.MaskID)
+	p := chiSquareTest(counts, want)
+	assert.Greater(t, p, statAlpha, "MDLM tokens %v are not draws from p_x0 without the mask", counts)
+	wrong := chiSquareTest(counts, softmaxT(logits, 1.15, c.MaskID))
+	assert.Less(t, wrong, statAlpha, "counts %v also fit a 15%% wrong temperature: no power", counts)
+	t.Logf("p=%.3g (wrong temperature p=%.3g) counts=%v", p, wrong, counts)
+}
+
+// TestNFECountsChangedCanvases checks the logits cache the engine applies to every preset (MDLM's p_x0
+// caching, generalised: contract-v1 denoisers are pure functions of their input): a step runs the network
+// exactly when the canvas differs from the one the last pass saw. MDLM with many more steps than tokens leaves
+// most steps unchanged, so the two counts differ a lot unless the cache works.
+func TestNFECountsChangedCanvases(t *testing.T) {
+	den := &tableDenoiser{vocab: 8, fill: func(ids, _ []int64, pos int, out []float32) {
+		for i := range out {
+			out[i] = float32((i*7 + pos + int(ids[0])) % 5)
+		}
+	}}
+	c := testContract(8)
+	for _, preset := range []string{"mdlm", "dream-origin", "remdm-cap"} {
+		t.Run(preset, func(t *testing.T) {
+			cfg := GenerateConfig{GenLength: 8, Steps: 64, Temperature: 1, Sampler: SamplerByName(preset), Seed: 7}
+			prev := []int{5}
+			for i := 0; i < 8; i++ {
+				prev = append(prev, c.MaskID)
+			}
+			var lastForward []int
+			want, steps := 0, 0
+			for st, err := range Stream(context.Background(), den, c, [][]int{{5}}, cfg) {
+				require.NoError(t, err)
+				if lastForward == nil || !slices.Equal(prev, lastForward) {
+					want++
+					lastForward = slices.Clone(prev)
+				}
+				require.Equal(t, want, st.NFE, "step %d: NFE after %d forward-worthy canvases", st.Step, want)
+				prev = slices.Clone(st.Canvas)
+				steps++
+			}
+			assert.Less(t, want, steps, "every step changed the canvas: the cache was not exercised")
+			t.Logf("%s: %d steps, %d forward passes", preset, steps, want)
+		})
+	}
 }

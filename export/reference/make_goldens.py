@@ -247,6 +247,11 @@ def preset_plan():
         for ref in (True, False):
             plan.append(("llada2", "llada2", dict(threshold=tau, reference_canvas=ref),
                          dict(gen_length=24, block_length=8, steps=4), 12))
+    for tau, edit in ((0.95, 0.9), (0.5, 0.6)):
+        for ref in (True, False):
+            plan.append(("llada2", "llada2-edit", dict(threshold=tau, edit_threshold=edit, max_post_steps=16,
+                                                       reference_canvas=ref),
+                         dict(gen_length=24, block_length=8, steps=24), 12))
     return plan
 
 
@@ -260,6 +265,13 @@ def run_preset(model, sp, preset, knobs, run, prompt):
                                  top_k=k.get("top_k"), shift=k["shift"], **run)
     if preset == "eb":
         return presets_ref.eb(model, prompt, sp, gamma=k["gamma"], error_proxy=k["error_proxy"], **run)
+    if preset == "llada2-edit":
+        return presets_ref.llada2_edit(model, prompt, sp, threshold=k["threshold"], edit_threshold=k["edit_threshold"],
+                                       max_post_steps=k["max_post_steps"], reference=k["reference_canvas"], **run)
+    if preset == "llada2-edit":
+        return presets_ref.llada2_edit(model, prompt, sp, threshold=k["threshold"],
+                                       edit_threshold=k["edit_threshold"], max_post_steps=k["max_post_steps"],
+                                       reference=k["reference_canvas"], **run)
     if preset == "llada2":
         return presets_ref.llada2(model, prompt, sp, threshold=k["threshold"], reference=k["reference_canvas"], **run)
     raise ValueError(preset)
@@ -272,7 +284,7 @@ def preset_goldens(model, sp, contract, model_name, prompt_source, out_dir, mode
         doc = files.setdefault(fname, {"cases": [], "skipped": [], "kept": {}})
         tag = preset + "".join("/%s=%s" % (k, knobs[k]) for k in sorted(knobs))
         use = prompts[:n]
-        if preset == "llada2":
+        if preset.startswith("llada2"):
             # LLaDA 2 aligns blocks to absolute positions: half the prompts fill whole blocks (both alignments
             # agree), half do not (the first decoded block then holds prompt tokens).
             bl = run["block_length"]
@@ -286,13 +298,18 @@ def preset_goldens(model, sp, contract, model_name, prompt_source, out_dir, mode
                     "nfe": res["nfe"], "nfe_distinct": counting.distinct,
                     "margin": rounded(res["margin"]) if math.isfinite(res["margin"]) else None,
                     "_margin": res["margin"]}
+            if "edits" in res:
+                case["edits"] = int(res["edits"])
             if admit(case, doc["cases"], doc["skipped"]):
                 doc["kept"][tag] = doc["kept"].get(tag, 0) + 1
+                if "edits" in res:
+                    doc.setdefault("edits", {})
+                    doc["edits"][tag] = doc["edits"].get(tag, 0) + int(res["edits"])
     out = {}
     for fname, doc in files.items():
         full = {"sampler": fname, "source": "export/reference/presets_ref.py", "model": model_name,
-                "model_sha256": model_sha, "contract": contract, "min_margin": MIN_MARGIN, "summary": {"kept": doc["kept"],
-                                                                            "skipped": len(doc["skipped"])},
+                "model_sha256": model_sha, "contract": contract, "min_margin": MIN_MARGIN,
+                "summary": {"kept": doc["kept"], "edits": doc.get("edits", {}), "skipped": len(doc["skipped"])},
                 "cases": doc["cases"], "skipped": doc["skipped"]}
         write_json(os.path.join(out_dir, fname + ".json"), full)
         out[fname] = full

@@ -359,3 +359,81 @@ def llada2(model, prompt, sp, gen_length, block_length, steps, threshold=0.95, r
             gstep += 1
     canvas = x[:, :plen + gen_length]
     return dict(canvas=canvas, commit_step=tr.commit_step[:, :gen_length], nfe=nfe, margin=tr.margin)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# LLaDA 2.1 token editing ("joint threshold"): the LLaDA 2.1 decoding of inclusionAI (arXiv:2602.08676), as
+# served by SGLang's dllm JointThreshold algorithm (sgl-project/sglang srt/dllm/algorithm/joint_threshold.py),
+# at temperature 0, per block, until the block is finished:
+#   * propose argmax at every position of the block, with confidence p = its softmax probability;
+#   * if the block has no mask, count a post-edit step; more than max_post_steps of them end the block (the
+#     reference runs that step's forward pass and discards it; here it is not run, and nfe reports the
+#     reference's count);
+#   * mask-to-token: every mask with p > threshold, or, if none, the single most confident mask;
+#   * token-to-token: every position of the block that was a mask when the block started, is decoded now, and
+#     whose proposal differs from its token with p > edit_threshold, is overwritten;
+#   * a step that changes nothing ends the block.
+# Canvas handling as llada2 (reference=True: absolute blocks, windowed model input; False: LLaDA's).
+# ---------------------------------------------------------------------------------------------------------------
+def llada2_edit(model, prompt, sp, gen_length, block_length, steps, threshold=0.95, edit_threshold=0.9,
+                max_post_steps=16, reference=True):
+    del steps  # the loop runs until the block is finished, as the reference's
+    plen = len(prompt)
+    if reference:
+        num_blocks = (plen + gen_length + block_length - 1) // block_length
+        first, offset = plen // block_length, 0
+        total = num_blocks * block_length
+    else:
+        if gen_length % block_length:
+            raise ValueError("gen_length must be a multiple of block_length")
+        num_blocks, first, offset, total = gen_length // block_length, 0, plen, plen + gen_length
+    x = np.full((1, total), sp.mask, dtype=np.int64)
+    x[0, :plen] = prompt
+    tr = Tracker(1, plen, total - plen)
+    nfe = gstep = edits = 0
+    for b in range(first, num_blocks):
+        lo, hi = offset + b * block_length, offset + (b + 1) * block_length
+        editable = x[0, lo:hi] == sp.mask  # positions generated in this block; prompt tokens never change
+        post = 0
+        while True:
+            masks = np.flatnonzero(x[0, lo:hi] == sp.mask) + lo
+            if masks.size == 0:
+                post += 1
+                if post > max_post_steps:
+                    nfe += 1  # the reference's discarded pass
+                    break
+            window = x[:, :hi] if reference else x
+            logits = _forward(model, window.copy())[0][lo:hi]
+            nfe += 1
+            p_all = _softmax64(logits)
+            x0 = p_all.argmax(-1)
+            p = np.take_along_axis(p_all, x0[:, None], -1)[:, 0]
+            rel = masks - lo
+            m2t = rel[p[rel] > threshold]
+            for j in rel:
+                tr.gap(p[j] - threshold)
+            if rel.size and m2t.size == 0:
+                order = np.lexsort((rel, -p[rel]))
+                m2t = rel[order[:1]]
+                if rel.size > 1:
+                    tr.gap(p[rel[order[0]]] - p[rel[order[1]]])
+            cur = x[0, lo:hi]
+            decoded = np.flatnonzero(editable & (cur != sp.mask))
+            t2t = decoded[(p[decoded] > edit_threshold) & (x0[decoded] != cur[decoded])]
+            for j in decoded:
+                if x0[j] != cur[j]:
+                    tr.gap(p[j] - edit_threshold)
+                if p[j] > edit_threshold - 1e-3:
+                    tr.gap(_top2(logits[j]))  # a near-tie could turn "same token" into an edit or back
+            if m2t.size == 0 and t2t.size == 0:
+                gstep += 1  # the step ran and changed nothing: the block is finished
+                break
+            for j in m2t:
+                tr.gap(_top2(logits[j]))
+            change = np.sort(np.concatenate([m2t, t2t]))
+            edits += t2t.size
+            tr.commit(x, 0, change + lo, x0[change], gstep)
+            gstep += 1
+    canvas = x[:, :plen + gen_length]
+    return dict(canvas=canvas, commit_step=tr.commit_step[:, :gen_length], nfe=nfe, margin=tr.margin,
+                edits=edits)
