@@ -369,3 +369,89 @@ func TestNFECountsChangedCanvases(t *testing.T) {
 		})
 	}
 }
+
+// TestReMDMRates checks ReMDM's per-step law (Wang et al. 2025, "Remasking Discrete Diffusion Models with
+// Inference-Time Scaling", eq. for q_sigma; kuleshov-group/remdm): with alpha = 1 - t on t_i = linspace(1, eps,
+// steps+1), s = t_{i+1}, sigma_max = min(1, (1-alpha_s)/alpha_t) and sigma = min(eta, sigma_max) (cap) or
+// eta*sigma_max (rescale), each decoded token is remasked with probability sigma and each mask unmasked with
+// probability (alpha_s - (1-sigma) alpha_t)/(1 - alpha_t). Summed over steps and seeds, the remask and unmask
+// counts must sit within 5.45 standard deviations of their means (two-sided 5e-8), and a 30% wrong eta must not.
+func TestReMDMRates(t *testing.T) {
+	const genLength, steps, seeds = 32, 16, 200
+	const zCrit = 5.45
+	den := &tableDenoiser{vocab: 8, fill: func(ids, _ []int64, pos int, out []float32) {
+		for i := range out {
+			out[i] = float32((i*3 + pos) % 4)
+		}
+	}}
+	c := testContract(8)
+	for _, tc := range []struct {
+		preset string
+		eta    float64
+		sigma  func(eta, sigmaMax float64) float64
+	}{
+		{"remdm-cap", 0.04, func(eta, sm float64) float64 { return math.Min(eta, sm) }},
+		{"remdm-rescale", 0.3, func(eta, sm float64) float64 { return eta * sm }},
+	} {
+		t.Run(tc.preset, func(t *testing.T) {
+			eps := SamplerByName(tc.preset).withDefaults().Eps
+			grid := make([]float64, steps+1)
+			for i := range grid {
+				grid[i] = 1 + (eps-1)*float64(i)/float64(steps)
+			}
+			type tally struct{ obs, mean, varSum float64 }
+			var remask, unmask [2]tally // [0]: the true eta, [1]: 1.3*eta
+			for seed := uint64(0); seed < seeds; seed++ {
+				smp := SamplerByName(tc.preset)
+				smp.Eta = tc.eta
+				cfg := GenerateConfig{GenLength: genLength, Steps: steps, Temperature: 1, Sampler: smp, Seed: seed}
+				before := make([]int, 1+genLength)
+				before[0] = 5
+				for i := 1; i <= genLength; i++ {
+					before[i] = c.MaskID
+				}
+				for st, err := range Stream(context.Background(), den, c, [][]int{{5}}, cfg) {
+					require.NoError(t, err)
+					if st.Step >= steps {
+						break // MDLM's final noise removal is not a ReMDM step
+					}
+					decoded, masked := 0, 0
+					for _, id := range before[1:] {
+						if id == c.MaskID {
+							masked++
+						} else {
+							decoded++
+						}
+					}
+					unmasked := 0
+					for _, p := range st.Committed[0] {
+						if before[p] == c.MaskID {
+							unmasked++
+						}
+					}
+					at, as := 1-grid[st.Step], 1-grid[st.Step+1]
+					sigmaMax := 1.0
+					if at > 0 {
+						sigmaMax = math.Min(1, (1-as)/at)
+					}
+					for k, eta := range []float64{tc.eta, 1.3 * tc.eta} {
+						sg := tc.sigma(eta, sigmaMax)
+						pu := (as - (1-sg)*at) / (1 - at)
+						remask[k].mean += float64(decoded) * sg
+						remask[k].varSum += float64(decoded) * sg * (1 - sg)
+						unmask[k].mean += float64(masked) * pu
+						unmask[k].varSum += float64(masked) * pu * (1 - pu)
+						remask[k].obs += float64(len(st.Remasked[0]))
+						unmask[k].obs += float64(unmasked)
+					}
+					before = slices.Clone(st.Canvas)
+				}
+			}
+			z := func(x tally) float64 { return (x.obs - x.mean) / math.Sqrt(x.varSum) }
+			assert.Less(t, math.Abs(z(remask[0])), zCrit, "remasked %v vs expected %v", remask[0].obs, remask[0].mean)
+			assert.Less(t, math.Abs(z(unmask[0])), zCrit, "unmasked %v vs expected %v", unmask[0].obs, unmask[0].mean)
+			assert.Greater(t, math.Abs(z(remask[1])), zCrit, "a 30%% larger eta fits the remask count too: no power")
+			t.Logf("remask z=%.2f (wrong eta z=%.2f), unmask z=%.2f", z(remask[0]), z(remask[1]), z(unmask[0]))
+		})
+	}
+}
