@@ -455,3 +455,128 @@ func TestReMDMRates(t *testing.T) {
 		})
 	}
 }
+
+// filteredLaw is the distribution a filtered proposal draws from: x = logits/T, then top-p (a sorted token is
+// removed when the probability mass before it exceeds topP; the first always stays) and top-k (logits below the
+// k-th largest removed) in the given order, then softmax over what is left. Written from Dream's sample_tokens
+// (top_p_logits, top_k_logits) and LLaDA 2's _sample_with_temperature_topk_topp, which applies top-k first.
+func filteredLaw(logits []float32, temp, topP float64, topK int, kFirst bool) []float64 {
+	n := len(logits)
+	x := make([]float64, n)
+	keep := make([]bool, n)
+	for i, v := range logits {
+		x[i] = float64(v) / temp
+		keep[i] = true
+	}
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		switch {
+		case x[a] > x[b]:
+			return -1
+		case x[a] < x[b]:
+			return 1
+		}
+		return 0
+	})
+	softmaxKept := func() []float64 {
+		p := make([]float64, n)
+		m, sum := math.Inf(-1), 0.0
+		for i := range x {
+			if keep[i] {
+				m = math.Max(m, x[i])
+			}
+		}
+		for i := range x {
+			if keep[i] {
+				p[i] = math.Exp(x[i] - m)
+				sum += p[i]
+			}
+		}
+		for i := range p {
+			p[i] /= sum
+		}
+		return p
+	}
+	applyP := func() {
+		if topP <= 0 || topP >= 1 {
+			return
+		}
+		p := softmaxKept()
+		cum := 0.0
+		for j, i := range order {
+			if j > 0 && cum > topP {
+				keep[i] = false
+			}
+			cum += p[i]
+		}
+	}
+	applyK := func() {
+		if topK <= 0 || topK >= n {
+			return
+		}
+		kth := x[order[topK-1]]
+		for i := range x {
+			if x[i] < kth {
+				keep[i] = false
+			}
+		}
+	}
+	if kFirst {
+		applyK()
+		applyP()
+	} else {
+		applyP()
+		applyK()
+	}
+	return softmaxKept()
+}
+
+// TestFilteredSamplingLaw checks proposals at temperature > 0 with top-p/top-k filtering (Dream, LLaDA 2.x):
+// with every position committed in one step, the tokens are draws from filteredLaw.
+func TestFilteredSamplingLaw(t *testing.T) {
+	// Id 0 (the mask) is far below everything and never survives the filters.
+	logits := []float32{-20, 1.0, 0.3, -0.5, 2.0, 0.0, 1.2, -1.5, 0.7, 1.9}
+	const genLength, seeds = 64, 300
+	c := testContract(len(logits))
+	for _, tc := range []struct {
+		name   string
+		preset string
+		temp   float64
+		topP   float64
+		topK   int
+	}{
+		{"dream top_p", "dream-maskgit-plus", 0.7, 0.8, 0},
+		{"dream top_k", "dream-entropy", 1.0, 0, 3},
+		{"dream top_p then top_k", "dream-topk-margin", 0.7, 0.9, 2},
+		// Here the order matters: top-k first keeps 3 tokens, top-p first would keep 4.
+		{"llada2 top_k then top_p", "llada2", 0.7, 0.8, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			den := &tableDenoiser{vocab: len(logits), fill: func(_, _ []int64, _ int, out []float32) { copy(out, logits) }}
+			counts := make([]int, len(logits))
+			for seed := uint64(0); seed < seeds; seed++ {
+				smp := SamplerByName(tc.preset)
+				smp.TopP, smp.TopK = tc.topP, tc.topK
+				// One step commits everything: Dream's last step takes all masks, LLaDA 2's quota is the block.
+				cfg := GenerateConfig{GenLength: genLength, Steps: 1, Temperature: tc.temp, Sampler: smp, Seed: seed}
+				canvas, commit, _, err := runTrace(context.Background(), den, c, [][]int{{5}}, cfg)
+				require.NoError(t, err)
+				for i, id := range canvas[0][1:] {
+					require.Equal(t, 0, commit[0][i], "position %d not committed in the single step", i)
+					counts[id]++
+				}
+			}
+			kFirst := tc.preset == "llada2"
+			want := filteredLaw(logits, tc.temp, tc.topP, tc.topK, kFirst)
+			p := chiSquareTest(counts, want)
+			assert.Greater(t, p, statAlpha, "tokens %v do not follow %v", counts, want)
+			if other := filteredLaw(logits, tc.temp, tc.topP, tc.topK, !kFirst); !slices.Equal(other, want) {
+				assert.Less(t, chiSquareTest(counts, other), statAlpha, "the counts fit the other filter order too")
+			}
+			t.Logf("p=%.3g counts=%v", p, counts)
+		})
+	}
+}

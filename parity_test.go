@@ -316,7 +316,7 @@ func TestParityLLaDA(t *testing.T) {
 // Temperature > 0 cannot be compared token for token (torch and Go draw different random numbers), so the
 // sampler is tested against its law instead: with fixed logits every proposal must be a draw from
 // softmax(logits/T). Each check has a false-failure probability of at most statAlpha; this file and
-// parity_presets_test.go hold 18 such checks, so a correct sampler fails them with probability < 1e-6. The seeds
+// parity_presets_test.go hold 22 such checks, so a correct sampler fails them with probability < 1e-6. The seeds
 // are fixed, so the outcome is reproducible; statAlpha says how unlucky a fixed seed would have to be.
 const statAlpha = 5e-8
 
