@@ -580,3 +580,53 @@ func TestFilteredSamplingLaw(t *testing.T) {
 		})
 	}
 }
+
+// TestStopAtEOSParity derives early stopping from the LLaDA goldens. Sampler.StopAtEOS ends a row once an EOS is
+// committed with every position before it decoded (the trim rule of LLaDA 2.x's eos_early_stop, checked at
+// every step). LLaDA never changes a decoded token, so on a golden whose final canvas holds its first generated
+// EOS at f, the stopped run must end at the step that completed positions 0..f, with the golden's canvas up to
+// f, EOS after it, and Step.End just past f.
+func TestStopAtEOSParity(t *testing.T) {
+	used := 0
+	for _, gm := range loadGoldens(t, "llada") {
+		for _, tc := range gm.g.Cases {
+			if len(tc.Canvas) != 1 {
+				continue // rows stop independently; NFE is shared, so keep to single rows
+			}
+			plen := len(tc.Prompts[0])
+			gen := tc.Canvas[0][plen:]
+			f := slices.Index(gen, gm.c.EOSID)
+			if f < 0 {
+				continue
+			}
+			used++
+			t.Run(gm.model+"/"+tc.Name, func(t *testing.T) {
+				stop := 0
+				for _, s := range tc.CommitStep[0][:f+1] {
+					stop = max(stop, s)
+				}
+				cfg := goldenConfig(t, tc.Config)
+				require.Equal(t, RemaskLowConfidence, cfg.Remasking)
+				cfg.Sampler, cfg.Remasking = SamplerByName("llada-low-confidence"), ""
+				cfg.Sampler.StopAtEOS = true
+				var last Step
+				for st, err := range Stream(context.Background(), gm.den, gm.c, tc.Prompts, cfg) {
+					require.NoError(t, err)
+					last = st
+					last.Canvas = slices.Clone(st.Canvas)
+					last.End = slices.Clone(st.End)
+				}
+				require.NotNil(t, last.Canvas)
+				assert.Equal(t, stop, last.Step, "the generation must end at the step that completed the prefix up to EOS")
+				assert.Equal(t, stop+1, last.NFE)
+				assert.Equal(t, plen+f+1, last.End[0], "Step.End")
+				assert.Equal(t, tc.Canvas[0][:plen+f+1], last.Canvas[:plen+f+1], "canvas up to the EOS")
+				for p := plen + f + 1; p < last.Seq; p++ {
+					assert.Equal(t, gm.c.EOSID, last.Canvas[p], "position %d after the EOS", p)
+				}
+			})
+		}
+	}
+	require.Positive(t, used, "no single-row golden ends in EOS: nothing tested")
+	t.Logf("%d goldens with an EOS replayed with StopAtEOS", used)
+}
