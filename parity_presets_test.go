@@ -371,39 +371,56 @@ func TestNFECountsChangedCanvases(t *testing.T) {
 }
 
 // TestReMDMRates checks ReMDM's per-step law (Wang et al. 2025, "Remasking Discrete Diffusion Models with
-// Inference-Time Scaling", eq. for q_sigma; kuleshov-group/remdm): with alpha = 1 - t on t_i = linspace(1, eps,
-// steps+1), s = t_{i+1}, sigma_max = min(1, (1-alpha_s)/alpha_t) and sigma = min(eta, sigma_max) (cap) or
-// eta*sigma_max (rescale), each decoded token is remasked with probability sigma and each mask unmasked with
-// probability (alpha_s - (1-sigma) alpha_t)/(1 - alpha_t). Summed over steps and seeds, the remask and unmask
-// counts must sit within 5.45 standard deviations of their means (two-sided 5e-8), and a 30% wrong eta must not.
+// Inference-Time Scaling", q_sigma; kuleshov-group/remdm): with alpha = 1 - t on t_i = linspace(1, eps, steps+1),
+// s = t_{i+1} and sigma_max = min(1, (1-alpha_s)/alpha_t), each decoded token is remasked with probability sigma
+// and each mask unmasked with probability (alpha_s - (1-sigma_m) alpha_t)/(1 - alpha_t). cap: sigma =
+// min(eta, sigma_max); rescale: eta*sigma_max; conf: sigma_l = softmax(-psi)_l * sigma_max over the decoded
+// positions (psi_l the probability the token had when decoded) and sigma_m = 0 for masks. Summed over steps and
+// seeds, the remask and unmask counts must sit within 5.5 standard deviations of their means (two-sided 3.8e-8),
+// and a 30% wrong eta (cap, rescale) must not.
 func TestReMDMRates(t *testing.T) {
 	const genLength, steps, seeds = 32, 16, 200
-	const zCrit = 5.45
-	den := &tableDenoiser{vocab: 8, fill: func(ids, _ []int64, pos int, out []float32) {
-		for i := range out {
-			out[i] = float32((i*3 + pos) % 4)
-		}
-	}}
+	const zCrit = 5.5
 	c := testContract(8)
 	for _, tc := range []struct {
 		preset string
 		eta    float64
-		sigma  func(eta, sigmaMax float64) float64
+		// sigma is a decoded token's remask probability with d decoded positions; maskSigma is the sigma
+		// in a mask's unmask probability.
+		sigma     func(eta, sigmaMax float64, d int) float64
+		maskSigma func(eta, sigmaMax float64) float64
+		// uniform logits make every decoded token's psi equal, so conf's softmax(-psi) is 1/d.
+		uniform bool
 	}{
-		{"remdm-cap", 0.04, func(eta, sm float64) float64 { return math.Min(eta, sm) }},
-		{"remdm-rescale", 0.3, func(eta, sm float64) float64 { return eta * sm }},
+		{"remdm-cap", 0.04, func(eta, sm float64, _ int) float64 { return math.Min(eta, sm) },
+			func(eta, sm float64) float64 { return math.Min(eta, sm) }, false},
+		{"remdm-rescale", 0.3, func(eta, sm float64, _ int) float64 { return eta * sm },
+			func(eta, sm float64) float64 { return eta * sm }, false},
+		{"remdm-conf", 0, func(_, sm float64, d int) float64 { return sm / float64(d) },
+			func(_, _ float64) float64 { return 0 }, true},
 	} {
 		t.Run(tc.preset, func(t *testing.T) {
+			uniform := tc.uniform
+			den := &tableDenoiser{vocab: 8, fill: func(ids, _ []int64, pos int, out []float32) {
+				for i := range out {
+					out[i] = float32((i*3 + pos) % 4)
+					if uniform {
+						out[i] = 0
+					}
+				}
+			}}
 			eps := SamplerByName(tc.preset).withDefaults().Eps
 			grid := make([]float64, steps+1)
 			for i := range grid {
 				grid[i] = 1 + (eps-1)*float64(i)/float64(steps)
 			}
 			type tally struct{ obs, mean, varSum float64 }
-			var remask, unmask [2]tally // [0]: the true eta, [1]: 1.3*eta
+			var remask, unmask [2]tally // [0]: the preset's eta, [1]: 1.3*eta
 			for seed := uint64(0); seed < seeds; seed++ {
 				smp := SamplerByName(tc.preset)
-				smp.Eta = tc.eta
+				if tc.eta > 0 {
+					smp.Eta = tc.eta
+				}
 				cfg := GenerateConfig{GenLength: genLength, Steps: steps, Temperature: 1, Sampler: smp, Seed: seed}
 				before := make([]int, 1+genLength)
 				before[0] = 5
@@ -435,10 +452,13 @@ func TestReMDMRates(t *testing.T) {
 						sigmaMax = math.Min(1, (1-as)/at)
 					}
 					for k, eta := range []float64{tc.eta, 1.3 * tc.eta} {
-						sg := tc.sigma(eta, sigmaMax)
-						pu := (as - (1-sg)*at) / (1 - at)
-						remask[k].mean += float64(decoded) * sg
-						remask[k].varSum += float64(decoded) * sg * (1 - sg)
+						if decoded > 0 {
+							sg := tc.sigma(eta, sigmaMax, decoded)
+							remask[k].mean += float64(decoded) * sg
+							remask[k].varSum += float64(decoded) * sg * (1 - sg)
+						}
+						sm := tc.maskSigma(eta, sigmaMax)
+						pu := (as - (1-sm)*at) / (1 - at)
 						unmask[k].mean += float64(masked) * pu
 						unmask[k].varSum += float64(masked) * pu * (1 - pu)
 						remask[k].obs += float64(len(st.Remasked[0]))
@@ -448,10 +468,13 @@ func TestReMDMRates(t *testing.T) {
 				}
 			}
 			z := func(x tally) float64 { return (x.obs - x.mean) / math.Sqrt(x.varSum) }
+			require.Positive(t, remask[0].mean, "no decoded token could be remasked: nothing tested")
 			assert.Less(t, math.Abs(z(remask[0])), zCrit, "remasked %v vs expected %v", remask[0].obs, remask[0].mean)
 			assert.Less(t, math.Abs(z(unmask[0])), zCrit, "unmasked %v vs expected %v", unmask[0].obs, unmask[0].mean)
-			assert.Greater(t, math.Abs(z(remask[1])), zCrit, "a 30%% larger eta fits the remask count too: no power")
-			t.Logf("remask z=%.2f (wrong eta z=%.2f), unmask z=%.2f", z(remask[0]), z(remask[1]), z(unmask[0]))
+			if tc.eta > 0 {
+				assert.Greater(t, math.Abs(z(remask[1])), zCrit, "a 30%% larger eta fits the remask count too: no power")
+			}
+			t.Logf("remask z=%.2f (wrong eta z=%.2f), unmask z=%.2f; %.0f remasks", z(remask[0]), z(remask[1]), z(unmask[0]), remask[0].obs)
 		})
 	}
 }
