@@ -16,6 +16,9 @@ import (
 type patternDenoiser struct {
 	vocab int
 	calls int
+	// lift is added to each position's favourite (3 when zero); liftStep adds liftStep*(p%4) on top, so that
+	// confidences differ across positions.
+	lift, liftStep float32
 }
 
 func (d *patternDenoiser) VocabSize() int { return d.vocab }
@@ -33,7 +36,11 @@ func (d *patternDenoiser) Forward(ctx context.Context, in Batch, logits []float3
 				h = h*1664525 + 1013904223
 				o[v] = float32(h>>8)/float32(1<<24)*4 - 2
 			}
-			o[4+p%(d.vocab-4)] += 3 // a clear favourite, so confidences spread out
+			lift := d.lift
+			if lift == 0 {
+				lift = 3
+			}
+			o[4+p%(d.vocab-4)] += lift + d.liftStep*float32(p%4) // a favourite, so confidences spread out
 		}
 	}
 	return nil
