@@ -635,42 +635,51 @@ func entropyBoundCount(sorted []int, res []scored, gamma float64) int {
 	return k
 }
 
+// ancestralProbs returns, for the step from time t down to s, the probability that a mask is unmasked, the
+// remasking probability sigma of a decoded token (0 without ReMDM) and ReMDM's sigma_max =
+// min(1, (1-alpha_s)/alpha_t). With sigma, a mask is unmasked with probability (alpha_s-(1-sigma)alpha_t)/
+// (1-alpha_t), which keeps MDLM's marginals (ReMDM, Wang et al. 2025, eq. 6).
+func (g *generation) ancestralProbs(t, s float64, last bool) (pUnmask, sigma, sigmaMax float64) {
+	smp := g.smp
+	pUnmask = g.sched.UnmaskProb(t, s)
+	if last && !smp.NoiseRemoval {
+		pUnmask = 1 // Dream: every remaining mask at the last step
+	}
+	if smp.ReMDM == ReMDMNone {
+		return pUnmask, 0, 0
+	}
+	at, as := g.sched.Alpha(t), g.sched.Alpha(s)
+	if smp.ReMDM == ReMDMLoop {
+		// The phase is chosen by t alone and both times use its formula, as the reference does (so s
+		// may extrapolate past t_on or t_off on the step that crosses them).
+		at, as = g.loopAlpha(t, t), g.loopAlpha(t, s)
+	}
+	sigmaMax = 1
+	if at > 0 {
+		sigmaMax = min(1, (1-as)/at)
+	}
+	switch smp.ReMDM {
+	case ReMDMCap:
+		sigma = min(smp.Eta, sigmaMax)
+	case ReMDMRescale:
+		sigma = smp.Eta * sigmaMax
+	case ReMDMLoop:
+		if t <= smp.TOn && t > smp.TOff {
+			sigma = smp.Eta // the loop phase: alpha held at AlphaOn, constant remasking
+		}
+	}
+	if at < 1 {
+		pUnmask = min(max((as-(1-sigma)*at)/(1-at), 0), 1)
+	}
+	return pUnmask, sigma, sigmaMax
+}
+
 // bernoulli runs one ancestral step for row r (g.cands holds its masks): each mask is unmasked with the
 // schedule's probability (Dream origin, MDLM), and under ReMDM decoded positions are remasked with
 // probability sigma. It reorders g.cands so that the unmasked ones come first and returns their number.
 func (g *generation) bernoulli(r, i, nSteps int, remasked *[]int) int {
 	smp := g.smp
-	t, s := g.grid[i], g.grid[i+1]
-	pUnmask := g.sched.UnmaskProb(t, s)
-	last := i == nSteps-1
-	if last && !smp.NoiseRemoval {
-		pUnmask = 1 // Dream: every remaining mask at the last step
-	}
-	var sigma float64
-	var sigmaMax float64
-	if smp.ReMDM != ReMDMNone {
-		at, as := g.sched.Alpha(t), g.sched.Alpha(s)
-		if smp.ReMDM == ReMDMLoop {
-			at, as = g.loopAlpha(t), g.loopAlpha(s)
-		}
-		sigmaMax = 1
-		if at > 0 {
-			sigmaMax = min(1, (1-as)/at)
-		}
-		switch smp.ReMDM {
-		case ReMDMCap:
-			sigma = min(smp.Eta, sigmaMax)
-		case ReMDMRescale:
-			sigma = smp.Eta * sigmaMax
-		case ReMDMLoop:
-			if t <= smp.TOn && t > smp.TOff {
-				sigma = smp.Eta // the loop phase: alpha held at AlphaOn, constant remasking
-			}
-		}
-		if at < 1 {
-			pUnmask = min(max((as-(1-sigma)*at)/(1-at), 0), 1)
-		}
-	}
+	pUnmask, sigma, sigmaMax := g.ancestralProbs(g.grid[i], g.grid[i+1], i == nSteps-1)
 	k := 0
 	for n, j := range g.cands {
 		if g.uniform() < pUnmask {
@@ -714,15 +723,16 @@ func (g *generation) bernoulli(r, i, nSteps int, remasked *[]int) int {
 	return k
 }
 
-// loopAlpha is ReMDM-loop's reparameterised schedule: linear from alpha=0 at t=1 to AlphaOn at TOn, held at
-// AlphaOn down to TOff, then linear to 1 at t=0 (kuleshov-group/remdm, sampler 'remdm-loop').
-func (g *generation) loopAlpha(t float64) float64 {
+// loopAlpha is ReMDM-loop's reparameterised schedule at time x, in the phase that time t selects: linear
+// from alpha=0 at t=1 to AlphaOn at TOn, held at AlphaOn down to TOff, then linear to 1 at t=0
+// (kuleshov-group/remdm _ddpm_caching_update, sampler 'remdm-loop').
+func (g *generation) loopAlpha(t, x float64) float64 {
 	smp := g.smp
 	switch {
 	case t > smp.TOn:
-		return (1 - t) * smp.AlphaOn / (1 - smp.TOn)
+		return (1 - x) * smp.AlphaOn / (1 - smp.TOn)
 	case t <= smp.TOff:
-		return 1 - t*(1-smp.AlphaOn)/smp.TOff
+		return 1 - x*(1-smp.AlphaOn)/smp.TOff
 	}
 	return smp.AlphaOn
 }

@@ -475,3 +475,43 @@ func TestStepLoopAllocatesNothing(t *testing.T) {
 	few, many := allocs(s, 4096, 2), allocs(s, 4096, 16)
 	assert.Equal(t, few, many, "parallel scoring: %v for 2 steps, %v for 16", few, many)
 }
+
+func TestAncestralProbabilities(t *testing.T) {
+	gen := func(name string, f func(*Sampler)) *generation {
+		s := SamplerByName(name)
+		if f != nil {
+			f(&s)
+		}
+		g, err := newGeneration(&patternDenoiser{vocab: 16}, testContract(16), [][]int{{5}}, GenerateConfig{GenLength: 4, Sampler: s})
+		require.NoError(t, err)
+		return g
+	}
+	type probs struct{ p, sigma float64 }
+	get := func(g *generation, t, s float64, last bool) probs {
+		p, sigma, _ := g.ancestralProbs(t, s, last)
+		return probs{p, sigma}
+	}
+	near := func(want, got probs, msg string) {
+		assert.InDelta(t, want.p, got.p, 1e-12, msg)
+		assert.InDelta(t, want.sigma, got.sigma, 1e-12, msg)
+	}
+	// MDLM: 1 - s/t; the last step keeps its probability (noise removal follows). Dream origin: all at last.
+	near(probs{0.2, 0}, get(gen("mdlm", nil), 0.5, 0.4, false), "mdlm")
+	near(probs{1 - 1e-5/0.1, 0}, get(gen("mdlm", nil), 0.1, 1e-5, true), "mdlm last")
+	near(probs{1, 0}, get(gen("dream-origin", nil), 0.1, 1e-3, true), "dream last")
+	// alpha_t = .5, alpha_s = .6, sigma_max = .8.
+	near(probs{(0.6 - 0.96*0.5) / 0.5, 0.04}, get(gen("remdm-cap", nil), 0.5, 0.4, false), "cap")
+	near(probs{(0.6 - (1-0.012)*0.5) / 0.5, 0.012}, get(gen("remdm-rescale", nil), 0.5, 0.4, false), "rescale")
+	// sigma_max = (1-.995)/.99 < eta: the cap does not bind.
+	sm := 0.005 / 0.99
+	near(probs{(0.995 - (1-sm)*0.99) / 0.01, sm}, get(gen("remdm-cap", nil), 0.01, 0.005, false), "cap at sigma_max")
+	// Loop, alpha_on = .9, t_on = .55, t_off = .05, eta = .02.
+	loop := gen("remdm-loop", nil)
+	near(probs{0.02 * 0.9 / 0.1, 0.02}, get(loop, 0.3, 0.29, false), "loop phase")
+	near(probs{(0.6 - 0.4) / 0.6, 0}, get(loop, 0.8, 0.7, false), "before t_on: MDLM on the stretched schedule")
+	aT, aS := 1-0.04*0.1/0.05, 1-0.03*0.1/0.05
+	near(probs{(aS - aT) / (1 - aT), 0}, get(loop, 0.04, 0.03, false), "after t_off")
+	// The step crossing t_on extrapolates s with t's formula.
+	aT, aS = 0.44*0.9/0.45, 0.46*0.9/0.45
+	near(probs{(aS - aT) / (1 - aT), 0}, get(loop, 0.56, 0.54, false), "crossing t_on")
+}
