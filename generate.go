@@ -299,7 +299,11 @@ func (g *generation) startBlock(lo, hi, stepsPerBlock int) int {
 		g.post[r] = 0
 	}
 	if smp.Transfer == TransferBernoulli {
-		g.grid = UniformGrid(g.grid, stepsPerBlock, smp.Eps)
+		if smp.Grid == GridCosine {
+			g.grid = CosineGrid(g.grid, stepsPerBlock, smp.Eps)
+		} else {
+			g.grid = UniformGrid(g.grid, stepsPerBlock, smp.Eps)
+		}
 		return stepsPerBlock
 	}
 	if !smp.usesSteps() {

@@ -141,6 +141,8 @@ func TestSamplerValidation(t *testing.T) {
 		{"unknown score", GenerateConfig{Sampler: Sampler{Transfer: TransferQuota, Score: "vibes"}}, `score "vibes"`},
 		{"unknown transfer", GenerateConfig{Sampler: Sampler{Transfer: "teleport"}}, `transfer "teleport"`},
 		{"unknown schedule", GenerateConfig{Sampler: with("mdlm", func(s *Sampler) { s.Schedule = "sigmoid" })}, `masking schedule "sigmoid"`},
+		{"unknown grid", GenerateConfig{Sampler: with("mdlm", func(s *Sampler) { s.Grid = "zigzag" })}, `grid "zigzag"`},
+		{"cosine grid on quota", GenerateConfig{Sampler: with("dream-entropy", func(s *Sampler) { s.Grid = GridCosine })}, "applies to the bernoulli transfer only"},
 		{"unknown shift", GenerateConfig{Sampler: with("mdlm", func(s *Sampler) { s.LogitsShift = "sideways" })}, "logits shift"},
 		{"remasking and sampler", GenerateConfig{Remasking: RemaskRandom, Sampler: SamplerByName("mdlm")}, "both set"},
 		{"defer eos on dream", GenerateConfig{DeferEOS: true, Sampler: SamplerByName("dream-entropy")}, "defer_eos"},
@@ -275,6 +277,26 @@ func TestBernoulliUnmaskingRate(t *testing.T) {
 	p := 1 - 0.75025
 	sd := math.Sqrt(n * p * (1 - p))
 	assert.InDelta(t, n*p, float64(total), 5*sd)
+}
+
+func TestCosineGridAndOtherSchedules(t *testing.T) {
+	for _, sched := range []ScheduleKind{ScheduleLinear, ScheduleCosine, ScheduleLogLinear, ScheduleGeometric, SchedulePolynomial} {
+		s := SamplerByName("mdlm")
+		s.Grid, s.Schedule = GridCosine, sched
+		steps := runAll(t, &patternDenoiser{vocab: 32}, testContract(32), [][]int{{5}}, GenerateConfig{GenLength: 16, Steps: 8, Temperature: 1, Sampler: s})
+		assert.NotContains(t, steps[len(steps)-1].Canvas, 0, "%s", sched)
+	}
+	// dllm counts on a cosine schedule.
+	s := SamplerByName("llada-low-confidence")
+	s.Counts, s.Schedule = CountsDLLM, ScheduleCosine
+	steps := runAll(t, &patternDenoiser{vocab: 32}, testContract(32), [][]int{{5}}, GenerateConfig{GenLength: 16, Steps: 8, Sampler: s})
+	cos, _ := NewSchedule(ScheduleCosine)
+	want := DLLMTransferCounts(nil, 16, 8, cos)
+	var got []int
+	for _, st := range steps {
+		got = append(got, len(st.Committed[0]))
+	}
+	assert.Equal(t, want, got)
 }
 
 func TestMDLMCachesUnchangedCanvas(t *testing.T) {
