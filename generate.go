@@ -391,18 +391,30 @@ func (g *generation) blockHasMask(lo, hi int) bool {
 	return false
 }
 
-// collectWork lists the positions to score: the masked positions of the block in rows still running, and
-// with editing also the block's decoded non-prompt positions.
+// maskFrom is where a step's candidate masks start. LLaDA, Fast-dLLM, Dream and MDLM consider every mask
+// before the block's end (x == mask_id over the whole canvas, then positions after the block excluded), so a
+// mask typed into the prompt is filled like any other; LLaDA 2.x and BD3-LM look inside the block only.
+func (g *generation) maskFrom(lo int) int {
+	switch g.smp.Transfer {
+	case TransferThresholdOrQuota, TransferFirstHitting:
+		return lo
+	}
+	return 0
+}
+
+// collectWork lists the positions to score: the candidate masks of rows still running, and with editing
+// also the block's decoded non-prompt positions.
 func (g *generation) collectWork(lo, hi int, edits bool) {
 	mask := int64(g.c.MaskID)
+	from := g.maskFrom(lo)
 	g.work = g.work[:0]
 	for r := 0; r < g.rows; r++ {
 		if g.blkDone[r] {
 			continue
 		}
-		for p := lo; p < hi; p++ {
+		for p := from; p < hi; p++ {
 			j := r*g.seq + p
-			if g.canvas[j] == mask || (edits && !g.isPrompt[j]) {
+			if g.canvas[j] == mask || (edits && p >= lo && !g.isPrompt[j]) {
 				g.work = append(g.work, j)
 			}
 		}
@@ -473,16 +485,16 @@ func (g *generation) checkScores() error {
 	return nil
 }
 
-// rowCands fills g.cands with row r's masked positions in [lo,hi) and g.editable with its decoded
-// non-prompt ones, as flat indices.
+// rowCands fills g.cands with row r's candidate masks (from maskFrom to hi) and g.editable with the block's
+// decoded non-prompt positions, as flat indices.
 func (g *generation) rowCands(r, lo, hi int) {
 	mask := int64(g.c.MaskID)
 	g.cands, g.editable = g.cands[:0], g.editable[:0]
-	for p := lo; p < hi; p++ {
+	for p := g.maskFrom(lo); p < hi; p++ {
 		j := r*g.seq + p
 		if g.canvas[j] == mask {
 			g.cands = append(g.cands, j)
-		} else if !g.isPrompt[j] {
+		} else if p >= lo && !g.isPrompt[j] {
 			g.editable = append(g.editable, j)
 		}
 	}

@@ -537,3 +537,19 @@ func TestAncestralProbabilities(t *testing.T) {
 	aT, aS = 0.44*0.9/0.45, 0.46*0.9/0.45
 	near(probs{(aS - aT) / (1 - aT), 0}, get(loop, 0.56, 0.54, false), "crossing t_on")
 }
+
+func TestMasksTypedIntoThePrompt(t *testing.T) {
+	// LLaDA considers every mask before the block's end, the prompt's included, while its quota counts the
+	// block's masks only: a confident prompt mask takes a slot, and a generated position stays masked,
+	// exactly as ML-GSAI/LLaDA generate.py does.
+	lifts := map[int]float32{1: 9, 3: 1, 4: 2}
+	den := confDenoiser(16, func(pos int, _ []int64) float32 { return lifts[pos] })
+	c := testContract(16)
+	steps := runAll(t, den, c, [][]int{{5, c.MaskID, 6}}, GenerateConfig{GenLength: 2, Steps: 2})
+	assert.Equal(t, [][]int{{1}}, steps[0].Committed)
+	assert.Equal(t, [][]int{{4}}, steps[1].Committed)
+	assert.Equal(t, []int{5, 5, 6, c.MaskID, 8}, steps[1].Canvas)
+	// LLaDA 2.x looks inside the block only.
+	steps = runAll(t, den, c, [][]int{{5, c.MaskID, 6}}, GenerateConfig{GenLength: 2, Steps: 2, Sampler: SamplerByName("llada2")})
+	assert.Equal(t, []int{5, c.MaskID, 6, 7, 8}, steps[len(steps)-1].Canvas)
+}
