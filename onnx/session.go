@@ -1,0 +1,269 @@
+//go:build cgo
+
+package onnx
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+
+	ort "github.com/yalue/onnxruntime_go"
+)
+
+// Session is one loaded model. It is safe for concurrent use: Forward may be called from many goroutines at
+// once (each call gets its own input/output buffers), and Close waits for calls in flight.
+type Session struct {
+	sess     *ort.DynamicAdvancedSession
+	source   string // path or "<bytes>", for messages
+	library  string
+	sig      signature
+	inputs   []TensorInfo
+	outputs  []TensorInfo
+	meta     map[string]string
+	feedName []string // inputs we feed, in Run order
+
+	mu     sync.RWMutex // RLock: Forward in flight; Lock: Close
+	closed bool
+
+	poolMu sync.Mutex
+	pool   []*binding // idle per-shape buffers, most recently used last
+}
+
+// Open loads an ONNX model file (external-data files next to it are found by ONNX Runtime) and checks it
+// against model contract v1. The ONNX Runtime library is located with LibraryPath on first use.
+func Open(modelPath string, opts ...Option) (*Session, error) {
+	c, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	st, err := os.Stat(modelPath)
+	if err != nil {
+		return nil, fmt.Errorf("onnx: model file: %w", err)
+	}
+	if st.IsDir() {
+		return nil, fmt.Errorf("onnx: model file %q is a directory, want an .onnx file", modelPath)
+	}
+	if st.Size() == 0 {
+		return nil, fmt.Errorf("onnx: model file %q is empty", modelPath)
+	}
+	return open(c, modelPath, nil)
+}
+
+// OpenBytes loads a model held in memory (for example a go:embed'ed file). The bytes are read during the call
+// and not retained. Models with external data files cannot be opened this way.
+func OpenBytes(model []byte, opts ...Option) (*Session, error) {
+	c, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	if len(model) == 0 {
+		return nil, errors.New("onnx: model bytes are empty")
+	}
+	return open(c, "", model)
+}
+
+func open(c config, path string, data []byte) (*Session, error) {
+	lib, err := ensureEnvironment(c.libraryPath)
+	if err != nil {
+		return nil, err
+	}
+	source := path
+	if data != nil {
+		source = fmt.Sprintf("<%d bytes>", len(data))
+	}
+	fail := func(what string, err error) (*Session, error) {
+		return nil, fmt.Errorf("onnx: model %s: %s: %w", source, what, err)
+	}
+
+	// The binding cannot list the inputs of a session it has already created, so a throw-away session with
+	// optimisation off reads the signature first. It costs one extra model load; for the small models this
+	// project ships that is milliseconds.
+	probeOpts, err := ort.NewSessionOptions()
+	if err != nil {
+		return fail("session options", err)
+	}
+	_ = probeOpts.SetGraphOptimizationLevel(ort.GraphOptimizationLevelDisableAll)
+	_ = probeOpts.SetIntraOpNumThreads(1)
+	var ins, outs []ort.InputOutputInfo
+	if data != nil {
+		ins, outs, err = ort.GetInputOutputInfoWithONNXData(data)
+	} else {
+		ins, outs, err = ort.GetInputOutputInfoWithOptions(path, probeOpts)
+	}
+	probeOpts.Destroy()
+	if err != nil {
+		return fail("not a loadable ONNX model", err)
+	}
+	s := &Session{source: source, library: lib}
+	for _, io := range ins {
+		s.inputs = append(s.inputs, infoFromORT(io))
+	}
+	for _, io := range outs {
+		s.outputs = append(s.outputs, infoFromORT(io))
+	}
+	s.sig, err = validateSignature(s.inputs, s.outputs)
+	if err != nil {
+		return nil, fmt.Errorf("onnx: model %s: %w", source, err)
+	}
+	s.feedName = []string{InputIDs}
+	if s.sig.hasMask {
+		s.feedName = append(s.feedName, AttentionMask)
+	}
+
+	so, err := sessionOptions(c, lib)
+	if err != nil {
+		return nil, err
+	}
+	defer so.Destroy()
+	if data != nil {
+		s.sess, err = ort.NewDynamicAdvancedSessionWithONNXData(data, s.feedName, []string{Logits}, so)
+	} else {
+		s.sess, err = ort.NewDynamicAdvancedSession(path, s.feedName, []string{Logits}, so)
+	}
+	if err != nil {
+		return fail("creating session", err)
+	}
+	if s.meta, err = readMetadata(s.sess); err != nil {
+		s.sess.Destroy()
+		return fail("reading metadata", err)
+	}
+	return s, nil
+}
+
+func sessionOptions(c config, lib string) (*ort.SessionOptions, error) {
+	so, err := ort.NewSessionOptions()
+	if err != nil {
+		return nil, fmt.Errorf("onnx: session options: %w", err)
+	}
+	level := map[GraphOptimization]ort.GraphOptimizationLevel{
+		GraphOptimizationAll:      ort.GraphOptimizationLevelEnableAll,
+		GraphOptimizationDisabled: ort.GraphOptimizationLevelDisableAll,
+		GraphOptimizationBasic:    ort.GraphOptimizationLevelEnableBasic,
+		GraphOptimizationExtended: ort.GraphOptimizationLevelEnableExtended,
+	}[c.optimization]
+	if err := so.SetGraphOptimizationLevel(level); err != nil {
+		so.Destroy()
+		return nil, fmt.Errorf("onnx: graph optimisation %s: %w", c.optimization, err)
+	}
+	if c.intraThreads > 0 {
+		if err := so.SetIntraOpNumThreads(c.intraThreads); err != nil {
+			so.Destroy()
+			return nil, fmt.Errorf("onnx: intra-op threads %d: %w", c.intraThreads, err)
+		}
+	}
+	if c.noSpin {
+		if err := so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
+			so.Destroy()
+			return nil, fmt.Errorf("onnx: disabling thread spinning: %w", err)
+		}
+	}
+	if c.cuda {
+		if err := appendCUDA(so, c.cudaDevice, lib); err != nil {
+			so.Destroy()
+			return nil, err
+		}
+	}
+	return so, nil
+}
+
+// appendCUDA adds the CUDA execution provider. The CPU-only library (the only one obtainable on the machines
+// this project is developed on) fails at CreateCUDAProviderOptions or at the append; both become one error
+// that says what is missing.
+func appendCUDA(so *ort.SessionOptions, device int, lib string) error {
+	wrap := func(err error) error {
+		return fmt.Errorf("onnx: CUDA execution provider unavailable: the ONNX Runtime library %q has no CUDA EP "+
+			"(it is a CPU-only build; WithCUDA needs a CUDA-enabled onnxruntime with libonnxruntime_providers_cuda.so "+
+			"and a GPU): %w", lib, err)
+	}
+	co, err := ort.NewCUDAProviderOptions()
+	if err != nil {
+		return wrap(err)
+	}
+	defer co.Destroy()
+	if err := co.Update(map[string]string{"device_id": strconv.Itoa(device)}); err != nil {
+		return wrap(err)
+	}
+	if err := so.AppendExecutionProviderCUDA(co); err != nil {
+		return wrap(err)
+	}
+	return nil
+}
+
+func readMetadata(sess *ort.DynamicAdvancedSession) (map[string]string, error) {
+	md, err := sess.GetModelMetadata()
+	if err != nil {
+		return nil, err
+	}
+	defer md.Destroy()
+	keys, err := md.GetCustomMetadataMapKeys()
+	if err != nil {
+		return nil, err
+	}
+	meta := make(map[string]string, len(keys))
+	for _, k := range keys {
+		v, ok, err := md.LookupCustomMetadataMap(k)
+		if err != nil {
+			return nil, fmt.Errorf("key %q: %w", k, err)
+		}
+		if ok {
+			meta[k] = v
+		}
+	}
+	return meta, nil
+}
+
+// Metadata returns a copy of the model's ONNX metadata_props (the custom metadata map).
+func (s *Session) Metadata() map[string]string {
+	m := make(map[string]string, len(s.meta))
+	for k, v := range s.meta {
+		m[k] = v
+	}
+	return m
+}
+
+// Inputs describes the model's inputs as ONNX Runtime reports them.
+func (s *Session) Inputs() []TensorInfo { return cloneInfos(s.inputs) }
+
+// Outputs describes the model's outputs (all of them; Forward fetches only "logits").
+func (s *Session) Outputs() []TensorInfo { return cloneInfos(s.outputs) }
+
+// HasAttentionMask reports whether the model takes an attention_mask input.
+func (s *Session) HasAttentionMask() bool { return s.sig.hasMask }
+
+// VocabSize is the static last dimension of logits, or 0 when the model leaves it dynamic; in that case Forward
+// learns it from the output of each run.
+func (s *Session) VocabSize() int { return s.sig.vocab }
+
+// Library is the ONNX Runtime library file this process loaded.
+func (s *Session) Library() string { return s.library }
+
+func cloneInfos(ts []TensorInfo) []TensorInfo {
+	out := make([]TensorInfo, len(ts))
+	for i, t := range ts {
+		out[i] = t
+		out[i].Shape = append([]int64(nil), t.Shape...)
+	}
+	return out
+}
+
+// Close releases the session. It waits for Forward calls in flight; later calls fail. Closing twice is a no-op.
+func (s *Session) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	s.poolMu.Lock()
+	for _, b := range s.pool {
+		b.destroy()
+	}
+	s.pool = nil
+	s.poolMu.Unlock()
+	if err := s.sess.Destroy(); err != nil {
+		return fmt.Errorf("onnx: close: %w", err)
+	}
+	return nil
+}

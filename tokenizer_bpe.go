@@ -1,0 +1,356 @@
+package llada
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"unicode/utf8"
+)
+
+// model maps one pre-token to ids (tokenizers/src/models).
+type model interface {
+	tokenize(word string, dst []int) ([]int, error)
+	vocab() map[string]int
+}
+
+// bpe is byte-pair encoding as in tokenizers/src/models/bpe/{model,word}.rs: the word starts as characters
+// (or <0xXX> byte tokens with byte_fallback, or unk), then the lowest-ranked adjacent pair is merged repeatedly,
+// leftmost first on ties. Written here rather than taken from a library because it is short, and owning it lets
+// the merge loop avoid allocations.
+type bpe struct {
+	tokens       map[string]int
+	merges       map[uint64]uint64 // (left<<32 | right) -> (rank<<32 | merged id)
+	unk          string
+	hasUnk       bool
+	prefix       string // continuing_subword_prefix
+	suffix       string // end_of_word_suffix
+	fuseUnk      bool
+	byteFallback bool
+	ignoreMerges bool
+	byteTokens   [256]int // ids of <0xXX>, -1 if absent
+
+	mu    sync.RWMutex
+	cache map[string][]int
+}
+
+const bpeCacheSize = 10000
+
+type bpeJSON struct {
+	Type                    string          `json:"type"`
+	Dropout                 *float64        `json:"dropout"`
+	UnkToken                *string         `json:"unk_token"`
+	ContinuingSubwordPrefix *string         `json:"continuing_subword_prefix"`
+	EndOfWordSuffix         *string         `json:"end_of_word_suffix"`
+	FuseUnk                 bool            `json:"fuse_unk"`
+	ByteFallback            bool            `json:"byte_fallback"`
+	IgnoreMerges            bool            `json:"ignore_merges"`
+	Vocab                   map[string]int  `json:"vocab"`
+	Merges                  json.RawMessage `json:"merges"`
+}
+
+func buildBPE(raw json.RawMessage) (*bpe, error) {
+	var j bpeJSON
+	if err := json.Unmarshal(raw, &j); err != nil {
+		return nil, fmt.Errorf("BPE: %w", err)
+	}
+	if j.Dropout != nil && *j.Dropout > 0 {
+		return nil, fmt.Errorf("BPE: unsupported dropout %v (random merges at inference are not reproducible)", *j.Dropout)
+	}
+	if j.Vocab == nil {
+		return nil, fmt.Errorf("BPE: missing vocab")
+	}
+	m := &bpe{
+		tokens:       j.Vocab,
+		fuseUnk:      j.FuseUnk,
+		byteFallback: j.ByteFallback,
+		ignoreMerges: j.IgnoreMerges,
+		cache:        make(map[string][]int),
+	}
+	if j.UnkToken != nil {
+		m.unk, m.hasUnk = *j.UnkToken, true
+	}
+	if j.ContinuingSubwordPrefix != nil {
+		m.prefix = *j.ContinuingSubwordPrefix
+	}
+	if j.EndOfWordSuffix != nil {
+		m.suffix = *j.EndOfWordSuffix
+	}
+	for id, t := range j.Vocab {
+		if t < 0 {
+			return nil, fmt.Errorf("BPE: negative id %d for %q", t, id)
+		}
+	}
+	for b := range m.byteTokens {
+		m.byteTokens[b] = -1
+		if id, ok := j.Vocab[fmt.Sprintf("<0x%02X>", b)]; ok {
+			m.byteTokens[b] = id
+		}
+	}
+	pairs, err := parseMerges(j.Merges)
+	if err != nil {
+		return nil, fmt.Errorf("BPE: %w", err)
+	}
+	m.merges = make(map[uint64]uint64, len(pairs))
+	for rank, p := range pairs {
+		a, ok := j.Vocab[p[0]]
+		if !ok {
+			return nil, fmt.Errorf("BPE: merge %d: token %q not in vocab", rank+1, p[0])
+		}
+		b, ok := j.Vocab[p[1]]
+		if !ok {
+			return nil, fmt.Errorf("BPE: merge %d: token %q not in vocab", rank+1, p[1])
+		}
+		right := p[1]
+		if m.prefix != "" {
+			right = strings.TrimPrefix(right, m.prefix)
+		}
+		n, ok := j.Vocab[p[0]+right]
+		if !ok {
+			return nil, fmt.Errorf("BPE: merge %d: result %q not in vocab", rank+1, p[0]+right)
+		}
+		// A repeated pair keeps its last rank, as tokenizers' HashMap collect does.
+		m.merges[uint64(a)<<32|uint64(b)] = uint64(rank)<<32 | uint64(n)
+	}
+	return m, nil
+}
+
+// parseMerges accepts both layouts found in tokenizer.json: ["a b", ...] and [["a", "b"], ...].
+func parseMerges(raw json.RawMessage) ([][2]string, error) {
+	raw = bytes.TrimSpace(raw)
+	if isJSONNull(raw) {
+		return nil, nil
+	}
+	if len(raw) < 2 || raw[0] != '[' {
+		return nil, fmt.Errorf("merges: want a list, got %.20s", raw)
+	}
+	inner := bytes.TrimSpace(raw[1:])
+	if len(inner) > 0 && inner[0] == '[' {
+		var pairs [][]string
+		if err := json.Unmarshal(raw, &pairs); err != nil {
+			return nil, fmt.Errorf("merges: %w", err)
+		}
+		out := make([][2]string, len(pairs))
+		for i, p := range pairs {
+			if len(p) != 2 {
+				return nil, fmt.Errorf("merges: entry %d has %d parts, want 2", i+1, len(p))
+			}
+			out[i] = [2]string{p[0], p[1]}
+		}
+		return out, nil
+	}
+	var lines []string
+	if err := json.Unmarshal(raw, &lines); err != nil {
+		return nil, fmt.Errorf("merges: %w", err)
+	}
+	out := make([][2]string, len(lines))
+	for i, l := range lines {
+		a, b, ok := strings.Cut(l, " ")
+		if !ok || strings.Contains(b, " ") {
+			return nil, fmt.Errorf("merges: entry %d %q is not two space-separated tokens", i+1, l)
+		}
+		out[i] = [2]string{a, b}
+	}
+	return out, nil
+}
+
+func (m *bpe) vocab() map[string]int { return m.tokens }
+
+func (m *bpe) tokenize(word string, dst []int) ([]int, error) {
+	if word == "" {
+		return dst, nil
+	}
+	if m.ignoreMerges {
+		if id, ok := m.tokens[word]; ok {
+			return append(dst, id), nil
+		}
+	}
+	m.mu.RLock()
+	ids, ok := m.cache[word]
+	m.mu.RUnlock()
+	if ok {
+		return append(dst, ids...), nil
+	}
+	start := len(dst)
+	dst, err := m.mergeWord(word, dst)
+	if err != nil {
+		return dst, err
+	}
+	m.mu.Lock()
+	if len(m.cache) < bpeCacheSize {
+		m.cache[word] = append([]int(nil), dst[start:]...)
+	}
+	m.mu.Unlock()
+	return dst, nil
+}
+
+type bpeSymbol struct {
+	id         int
+	prev, next int
+	gone       bool
+}
+
+type bpeMerge struct {
+	rank, pos, id int
+}
+
+// mergeHeap is a min-heap on (rank, pos).
+type mergeHeap []bpeMerge
+
+func (h mergeHeap) less(i, j int) bool {
+	return h[i].rank < h[j].rank || (h[i].rank == h[j].rank && h[i].pos < h[j].pos)
+}
+
+func (h *mergeHeap) push(x bpeMerge) {
+	*h = append(*h, x)
+	s := *h
+	for i := len(s) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !s.less(i, p) {
+			break
+		}
+		s[i], s[p] = s[p], s[i]
+		i = p
+	}
+}
+
+func (h *mergeHeap) pop() bpeMerge {
+	s := *h
+	top := s[0]
+	n := len(s) - 1
+	s[0] = s[n]
+	s = s[:n]
+	for i := 0; ; {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < n && s.less(l, m) {
+			m = l
+		}
+		if r < n && s.less(r, m) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		s[i], s[m] = s[m], s[i]
+		i = m
+	}
+	*h = s
+	return top
+}
+
+func (m *bpe) mergeWord(w string, dst []int) ([]int, error) {
+	syms := make([]bpeSymbol, 0, len(w))
+	add := func(id int) {
+		syms = append(syms, bpeSymbol{id: id, prev: len(syms) - 1, next: len(syms) + 1})
+	}
+	unkID, pendingUnk := -1, false
+	for i := 0; i < len(w); {
+		_, n := utf8.DecodeRuneInString(w[i:])
+		s := w[i : i+n]
+		if i > 0 && m.prefix != "" {
+			s = m.prefix + s
+		}
+		if i+n == len(w) && m.suffix != "" {
+			s += m.suffix
+		}
+		i += n
+		if id, ok := m.tokens[s]; ok {
+			if pendingUnk {
+				add(unkID)
+				pendingUnk = false
+			}
+			add(id)
+			continue
+		}
+		if m.byteFallback {
+			all := true
+			for k := 0; k < len(s); k++ {
+				if m.byteTokens[s[k]] < 0 {
+					all = false
+					break
+				}
+			}
+			if all {
+				for k := 0; k < len(s); k++ {
+					add(m.byteTokens[s[k]])
+				}
+				continue
+			}
+		}
+		if !m.hasUnk {
+			continue // tokenizers drops characters it cannot represent when there is no unk token
+		}
+		id, ok := m.tokens[m.unk]
+		if !ok {
+			return dst, fmt.Errorf("BPE: unk token %q not in vocab", m.unk)
+		}
+		if pendingUnk && !m.fuseUnk {
+			add(unkID)
+		}
+		unkID, pendingUnk = id, true
+	}
+	if pendingUnk {
+		add(unkID)
+	}
+	if len(syms) == 0 {
+		return dst, nil
+	}
+	syms[len(syms)-1].next = -1
+	var h mergeHeap = make([]bpeMerge, 0, len(syms))
+	for i := 0; i+1 < len(syms); i++ {
+		if v, ok := m.merges[uint64(syms[i].id)<<32|uint64(syms[i+1].id)]; ok {
+			h = append(h, bpeMerge{rank: int(v >> 32), pos: i, id: int(uint32(v))})
+		}
+	}
+	// heapify
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		for j := i; ; {
+			l, r, mi := 2*j+1, 2*j+2, j
+			if l < len(h) && h.less(l, mi) {
+				mi = l
+			}
+			if r < len(h) && h.less(r, mi) {
+				mi = r
+			}
+			if mi == j {
+				break
+			}
+			h[j], h[mi] = h[mi], h[j]
+			j = mi
+		}
+	}
+	for len(h) > 0 {
+		top := h.pop()
+		cur := &syms[top.pos]
+		if cur.gone || cur.next < 0 {
+			continue
+		}
+		rightPos := cur.next
+		right := syms[rightPos]
+		v, ok := m.merges[uint64(cur.id)<<32|uint64(right.id)]
+		if !ok || int(uint32(v)) != top.id {
+			continue // stale entry: one side changed since it was queued
+		}
+		cur.id = top.id
+		cur.next = right.next
+		syms[rightPos].gone = true
+		if right.next >= 0 {
+			syms[right.next].prev = top.pos
+		}
+		if cur.prev >= 0 {
+			if v, ok := m.merges[uint64(syms[cur.prev].id)<<32|uint64(cur.id)]; ok {
+				h.push(bpeMerge{rank: int(v >> 32), pos: cur.prev, id: int(uint32(v))})
+			}
+		}
+		if cur.next >= 0 {
+			if v, ok := m.merges[uint64(cur.id)<<32|uint64(syms[cur.next].id)]; ok {
+				h.push(bpeMerge{rank: int(v >> 32), pos: top.pos, id: int(uint32(v))})
+			}
+		}
+	}
+	for i := 0; i >= 0; i = syms[i].next {
+		dst = append(dst, syms[i].id)
+	}
+	return dst, nil
+}

@@ -1,0 +1,38 @@
+package llada_test
+
+import (
+	"fmt"
+	"log"
+
+	"github.com/llada-go/llada"
+)
+
+func ExampleLoadTokenizer() {
+	tok, err := llada.LoadTokenizer("testdata/tokenizers/bpe-llama3.json")
+	if err != nil {
+		log.Fatal(err)
+	}
+	ids, err := tok.Encode("Hello world<|eot_id|>", true)
+	if err != nil {
+		log.Fatal(err)
+	}
+	bos, _ := tok.TokenID("<|begin_of_text|>")
+	fmt.Println(ids[0] == bos)
+	text, _ := tok.Decode(ids, true)
+	fmt.Printf("%q\n", text)
+	// Output:
+	// true
+	// "Hello world"
+}
+
+func ExampleRenderChat() {
+	const tpl = "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}" +
+		"{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+	s, err := llada.RenderChat(tpl, []llada.ChatMessage{{Role: "user", Content: "Hi"}}, true, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%q\n", s)
+	// Output:
+	// "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+}
