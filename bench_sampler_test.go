@@ -93,7 +93,7 @@ func BenchmarkScore(b *testing.B) {
 	})
 	for _, tc := range cases {
 		s := tc.s
-		s.proposeSkip, s.confSkip, s.deferred = noSkip3(), noSkip3(), [2]int{-1, -1}
+		s.proposeSkip, s.confSkip = noSkip3(), noSkip3()
 		s.proposeSkip[2] = 126336 // LLaDA's mask id: never proposed
 		b.Run(tc.name, func(b *testing.B) {
 			rng := rand.NewPCG(0, 0)

@@ -173,7 +173,7 @@ func newGeneration(den Denoiser, c Contract, prompts [][]int, cfg GenerateConfig
 	g.mixed = make([]bool, rows*seq)
 
 	g.scorer = scorer{proposal: smp.Proposal, score: smp.Score, temperature: cfg.Temperature, topK: smp.TopK,
-		topP: smp.TopP, topKFirst: smp.TopKFirst, proposeSkip: noSkip3(), confSkip: noSkip3(), deferred: [2]int{-1, -1}}
+		topP: smp.TopP, topKFirst: smp.TopKFirst, proposeSkip: noSkip3(), confSkip: noSkip3()}
 	g.scorer.proposeSkip[2] = c.MaskID
 	if smp.SuppressMask {
 		g.scorer.confSkip[2] = c.MaskID

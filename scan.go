@@ -23,8 +23,6 @@ type scorer struct {
 	// [2] the mask under SuppressMask (MDLM's SUBS). -1 marks an unused slot.
 	proposeSkip [3]int
 	confSkip    [3]int
-	// deferred ids get probability 0 as proposals (DeferEOS: committed last).
-	deferred [2]int
 }
 
 // scored is one position's result.
@@ -226,7 +224,7 @@ func (s *scorer) runLLaDA(logits []float32, rng *rand.PCG) scored {
 // finish fills prob, score and entropy from a distribution's statistics; x is the proposal's (scaled) logit.
 func (s *scorer) finish(out *scored, a *acc, x float64, rng *rand.PCG) {
 	out.ok = true
-	if isSkipped(s.confSkip, out.token) || out.token == s.deferred[0] || out.token == s.deferred[1] {
+	if isSkipped(s.confSkip, out.token) {
 		out.prob = 0 // removed from the softmax: LLaDA's -Inf confidence trick gives probability 0
 	} else {
 		out.prob = a.prob(x)

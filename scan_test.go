@@ -12,7 +12,7 @@ import (
 )
 
 func newTestScorer(p Proposal, s Score) scorer {
-	return scorer{proposal: p, score: s, proposeSkip: noSkip3(), confSkip: noSkip3(), deferred: [2]int{-1, -1}}
+	return scorer{proposal: p, score: s, proposeSkip: noSkip3(), confSkip: noSkip3()}
 }
 
 func softmax64(x []float64) []float64 {
