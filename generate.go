@@ -173,7 +173,7 @@ func newGeneration(den Denoiser, c Contract, prompts [][]int, cfg GenerateConfig
 	g.mixed = make([]bool, rows*seq)
 
 	g.scorer = scorer{proposal: smp.Proposal, score: smp.Score, temperature: cfg.Temperature, topK: smp.TopK,
-		topP: smp.TopP, topKFirst: smp.TopKFirst, proposeSkip: noSkip3(), confSkip: noSkip3(), deferred: [2]int{-1, -1}}
+		topP: smp.TopP, topKFirst: smp.TopKFirst, proposeSkip: noSkip3(), confSkip: noSkip3()}
 	g.scorer.proposeSkip[2] = c.MaskID
 	if smp.SuppressMask {
 		g.scorer.confSkip[2] = c.MaskID
@@ -299,7 +299,11 @@ func (g *generation) startBlock(lo, hi, stepsPerBlock int) int {
 		g.post[r] = 0
 	}
 	if smp.Transfer == TransferBernoulli {
-		g.grid = UniformGrid(g.grid, stepsPerBlock, smp.Eps)
+		if smp.Grid == GridCosine {
+			g.grid = CosineGrid(g.grid, stepsPerBlock, smp.Eps)
+		} else {
+			g.grid = UniformGrid(g.grid, stepsPerBlock, smp.Eps)
+		}
 		return stepsPerBlock
 	}
 	if !smp.usesSteps() {
@@ -387,18 +391,30 @@ func (g *generation) blockHasMask(lo, hi int) bool {
 	return false
 }
 
-// collectWork lists the positions to score: the masked positions of the block in rows still running, and
-// with editing also the block's decoded non-prompt positions.
+// maskFrom is where a step's candidate masks start. LLaDA, Fast-dLLM, Dream and MDLM consider every mask
+// before the block's end (x == mask_id over the whole canvas, then positions after the block excluded), so a
+// mask typed into the prompt is filled like any other; LLaDA 2.x and BD3-LM look inside the block only.
+func (g *generation) maskFrom(lo int) int {
+	switch g.smp.Transfer {
+	case TransferThresholdOrQuota, TransferFirstHitting:
+		return lo
+	}
+	return 0
+}
+
+// collectWork lists the positions to score: the candidate masks of rows still running, and with editing
+// also the block's decoded non-prompt positions.
 func (g *generation) collectWork(lo, hi int, edits bool) {
 	mask := int64(g.c.MaskID)
+	from := g.maskFrom(lo)
 	g.work = g.work[:0]
 	for r := 0; r < g.rows; r++ {
 		if g.blkDone[r] {
 			continue
 		}
-		for p := lo; p < hi; p++ {
+		for p := from; p < hi; p++ {
 			j := r*g.seq + p
-			if g.canvas[j] == mask || (edits && !g.isPrompt[j]) {
+			if g.canvas[j] == mask || (edits && p >= lo && !g.isPrompt[j]) {
 				g.work = append(g.work, j)
 			}
 		}
@@ -469,16 +485,16 @@ func (g *generation) checkScores() error {
 	return nil
 }
 
-// rowCands fills g.cands with row r's masked positions in [lo,hi) and g.editable with its decoded
-// non-prompt ones, as flat indices.
+// rowCands fills g.cands with row r's candidate masks (from maskFrom to hi) and g.editable with the block's
+// decoded non-prompt positions, as flat indices.
 func (g *generation) rowCands(r, lo, hi int) {
 	mask := int64(g.c.MaskID)
 	g.cands, g.editable = g.cands[:0], g.editable[:0]
-	for p := lo; p < hi; p++ {
+	for p := g.maskFrom(lo); p < hi; p++ {
 		j := r*g.seq + p
 		if g.canvas[j] == mask {
 			g.cands = append(g.cands, j)
-		} else if !g.isPrompt[j] {
+		} else if p >= lo && !g.isPrompt[j] {
 			g.editable = append(g.editable, j)
 		}
 	}
@@ -635,42 +651,51 @@ func entropyBoundCount(sorted []int, res []scored, gamma float64) int {
 	return k
 }
 
+// ancestralProbs returns, for the step from time t down to s, the probability that a mask is unmasked, the
+// remasking probability sigma of a decoded token (0 without ReMDM) and ReMDM's sigma_max =
+// min(1, (1-alpha_s)/alpha_t). With sigma, a mask is unmasked with probability (alpha_s-(1-sigma)alpha_t)/
+// (1-alpha_t), which keeps MDLM's marginals (ReMDM, Wang et al. 2025, eq. 6).
+func (g *generation) ancestralProbs(t, s float64, last bool) (pUnmask, sigma, sigmaMax float64) {
+	smp := g.smp
+	pUnmask = g.sched.UnmaskProb(t, s)
+	if last && !smp.NoiseRemoval {
+		pUnmask = 1 // Dream: every remaining mask at the last step
+	}
+	if smp.ReMDM == ReMDMNone {
+		return pUnmask, 0, 0
+	}
+	at, as := g.sched.Alpha(t), g.sched.Alpha(s)
+	if smp.ReMDM == ReMDMLoop {
+		// The phase is chosen by t alone and both times use its formula, as the reference does (so s
+		// may extrapolate past t_on or t_off on the step that crosses them).
+		at, as = g.loopAlpha(t, t), g.loopAlpha(t, s)
+	}
+	sigmaMax = 1
+	if at > 0 {
+		sigmaMax = min(1, (1-as)/at)
+	}
+	switch smp.ReMDM {
+	case ReMDMCap:
+		sigma = min(smp.Eta, sigmaMax)
+	case ReMDMRescale:
+		sigma = smp.Eta * sigmaMax
+	case ReMDMLoop:
+		if t <= smp.TOn && t > smp.TOff {
+			sigma = smp.Eta // the loop phase: alpha held at AlphaOn, constant remasking
+		}
+	}
+	if at < 1 {
+		pUnmask = min(max((as-(1-sigma)*at)/(1-at), 0), 1)
+	}
+	return pUnmask, sigma, sigmaMax
+}
+
 // bernoulli runs one ancestral step for row r (g.cands holds its masks): each mask is unmasked with the
 // schedule's probability (Dream origin, MDLM), and under ReMDM decoded positions are remasked with
 // probability sigma. It reorders g.cands so that the unmasked ones come first and returns their number.
 func (g *generation) bernoulli(r, i, nSteps int, remasked *[]int) int {
 	smp := g.smp
-	t, s := g.grid[i], g.grid[i+1]
-	pUnmask := g.sched.UnmaskProb(t, s)
-	last := i == nSteps-1
-	if last && !smp.NoiseRemoval {
-		pUnmask = 1 // Dream: every remaining mask at the last step
-	}
-	var sigma float64
-	var sigmaMax float64
-	if smp.ReMDM != ReMDMNone {
-		at, as := g.sched.Alpha(t), g.sched.Alpha(s)
-		if smp.ReMDM == ReMDMLoop {
-			at, as = g.loopAlpha(t), g.loopAlpha(s)
-		}
-		sigmaMax = 1
-		if at > 0 {
-			sigmaMax = min(1, (1-as)/at)
-		}
-		switch smp.ReMDM {
-		case ReMDMCap:
-			sigma = min(smp.Eta, sigmaMax)
-		case ReMDMRescale:
-			sigma = smp.Eta * sigmaMax
-		case ReMDMLoop:
-			if t <= smp.TOn && t > smp.TOff {
-				sigma = smp.Eta // the loop phase: alpha held at AlphaOn, constant remasking
-			}
-		}
-		if at < 1 {
-			pUnmask = min(max((as-(1-sigma)*at)/(1-at), 0), 1)
-		}
-	}
+	pUnmask, sigma, sigmaMax := g.ancestralProbs(g.grid[i], g.grid[i+1], i == nSteps-1)
 	k := 0
 	for n, j := range g.cands {
 		if g.uniform() < pUnmask {
@@ -714,15 +739,16 @@ func (g *generation) bernoulli(r, i, nSteps int, remasked *[]int) int {
 	return k
 }
 
-// loopAlpha is ReMDM-loop's reparameterised schedule: linear from alpha=0 at t=1 to AlphaOn at TOn, held at
-// AlphaOn down to TOff, then linear to 1 at t=0 (kuleshov-group/remdm, sampler 'remdm-loop').
-func (g *generation) loopAlpha(t float64) float64 {
+// loopAlpha is ReMDM-loop's reparameterised schedule at time x, in the phase that time t selects: linear
+// from alpha=0 at t=1 to AlphaOn at TOn, held at AlphaOn down to TOff, then linear to 1 at t=0
+// (kuleshov-group/remdm _ddpm_caching_update, sampler 'remdm-loop').
+func (g *generation) loopAlpha(t, x float64) float64 {
 	smp := g.smp
 	switch {
 	case t > smp.TOn:
-		return (1 - t) * smp.AlphaOn / (1 - smp.TOn)
+		return (1 - x) * smp.AlphaOn / (1 - smp.TOn)
 	case t <= smp.TOff:
-		return 1 - t*(1-smp.AlphaOn)/smp.TOff
+		return 1 - x*(1-smp.AlphaOn)/smp.TOff
 	}
 	return smp.AlphaOn
 }

@@ -44,6 +44,9 @@ type Sampler struct {
 	// Schedule is the masking schedule alpha(t) used by the time-based rules (CountsDLLM, TransferBernoulli,
 	// the ReMDM remasking probabilities). Default ScheduleLinear (alpha = 1-t).
 	Schedule ScheduleKind
+	// Grid is the time grid of TransferBernoulli: GridUniform (default, linspace(1, Eps, steps+1)) or
+	// GridCosine (short steps near t=1, long ones near Eps).
+	Grid GridKind
 	// Eps is where the time grid ends: linspace(1, Eps, steps+1) (Dream 1e-3, MDLM 1e-5). Default 1e-3.
 	Eps float64
 	// NoiseRemoval adds MDLM's final step: after the last time step every position still masked takes the
@@ -166,6 +169,14 @@ const (
 	ReMDMLoop    ReMDM = "loop"    // MDLM, then a constant-alpha loop remasking with eta, then MDLM
 )
 
+// GridKind names a time grid.
+type GridKind string
+
+const (
+	GridUniform GridKind = "uniform"
+	GridCosine  GridKind = "cosine"
+)
+
 // Shift asserts a logits convention.
 type Shift string
 
@@ -197,6 +208,9 @@ func (s Sampler) withDefaults() Sampler {
 	}
 	if s.Eps == 0 {
 		s.Eps = 1e-3
+	}
+	if s.Grid == "" {
+		s.Grid = GridUniform
 	}
 	if s.Threshold == 0 {
 		s.Threshold = 0.9
@@ -298,6 +312,9 @@ func overlay(p, o Sampler) Sampler {
 	if o.Schedule != "" {
 		p.Schedule = o.Schedule
 	}
+	if o.Grid != "" {
+		p.Grid = o.Grid
+	}
 	if o.LogitsShift != "" {
 		p.LogitsShift = o.LogitsShift
 	}
@@ -335,6 +352,15 @@ func (s Sampler) validate() error {
 	}
 	if _, err := NewSchedule(s.Schedule); err != nil {
 		return err
+	}
+	switch s.Grid {
+	case GridUniform:
+	case GridCosine:
+		if s.Transfer != TransferBernoulli {
+			return fmt.Errorf("grid %q applies to the bernoulli transfer only, not %q", s.Grid, s.Transfer)
+		}
+	default:
+		return fmt.Errorf("grid %q is unknown (want uniform or cosine)", s.Grid)
 	}
 	switch s.ReMDM {
 	case ReMDMNone, ReMDMCap, ReMDMRescale, ReMDMConf, ReMDMLoop:

@@ -16,6 +16,9 @@ import (
 type patternDenoiser struct {
 	vocab int
 	calls int
+	// lift is added to each position's favourite (3 when zero); liftStep adds liftStep*(p%4) on top, so that
+	// confidences differ across positions.
+	lift, liftStep float32
 }
 
 func (d *patternDenoiser) VocabSize() int { return d.vocab }
@@ -33,7 +36,11 @@ func (d *patternDenoiser) Forward(ctx context.Context, in Batch, logits []float3
 				h = h*1664525 + 1013904223
 				o[v] = float32(h>>8)/float32(1<<24)*4 - 2
 			}
-			o[4+p%(d.vocab-4)] += 3 // a clear favourite, so confidences spread out
+			lift := d.lift
+			if lift == 0 {
+				lift = 3
+			}
+			o[4+p%(d.vocab-4)] += lift + d.liftStep*float32(p%4) // a favourite, so confidences spread out
 		}
 	}
 	return nil
@@ -134,6 +141,8 @@ func TestSamplerValidation(t *testing.T) {
 		{"unknown score", GenerateConfig{Sampler: Sampler{Transfer: TransferQuota, Score: "vibes"}}, `score "vibes"`},
 		{"unknown transfer", GenerateConfig{Sampler: Sampler{Transfer: "teleport"}}, `transfer "teleport"`},
 		{"unknown schedule", GenerateConfig{Sampler: with("mdlm", func(s *Sampler) { s.Schedule = "sigmoid" })}, `masking schedule "sigmoid"`},
+		{"unknown grid", GenerateConfig{Sampler: with("mdlm", func(s *Sampler) { s.Grid = "zigzag" })}, `grid "zigzag"`},
+		{"cosine grid on quota", GenerateConfig{Sampler: with("dream-entropy", func(s *Sampler) { s.Grid = GridCosine })}, "applies to the bernoulli transfer only"},
 		{"unknown shift", GenerateConfig{Sampler: with("mdlm", func(s *Sampler) { s.LogitsShift = "sideways" })}, "logits shift"},
 		{"remasking and sampler", GenerateConfig{Remasking: RemaskRandom, Sampler: SamplerByName("mdlm")}, "both set"},
 		{"defer eos on dream", GenerateConfig{DeferEOS: true, Sampler: SamplerByName("dream-entropy")}, "defer_eos"},
@@ -268,6 +277,26 @@ func TestBernoulliUnmaskingRate(t *testing.T) {
 	p := 1 - 0.75025
 	sd := math.Sqrt(n * p * (1 - p))
 	assert.InDelta(t, n*p, float64(total), 5*sd)
+}
+
+func TestCosineGridAndOtherSchedules(t *testing.T) {
+	for _, sched := range []ScheduleKind{ScheduleLinear, ScheduleCosine, ScheduleLogLinear, ScheduleGeometric, SchedulePolynomial} {
+		s := SamplerByName("mdlm")
+		s.Grid, s.Schedule = GridCosine, sched
+		steps := runAll(t, &patternDenoiser{vocab: 32}, testContract(32), [][]int{{5}}, GenerateConfig{GenLength: 16, Steps: 8, Temperature: 1, Sampler: s})
+		assert.NotContains(t, steps[len(steps)-1].Canvas, 0, "%s", sched)
+	}
+	// dllm counts on a cosine schedule.
+	s := SamplerByName("llada-low-confidence")
+	s.Counts, s.Schedule = CountsDLLM, ScheduleCosine
+	steps := runAll(t, &patternDenoiser{vocab: 32}, testContract(32), [][]int{{5}}, GenerateConfig{GenLength: 16, Steps: 8, Sampler: s})
+	cos, _ := NewSchedule(ScheduleCosine)
+	want := DLLMTransferCounts(nil, 16, 8, cos)
+	var got []int
+	for _, st := range steps {
+		got = append(got, len(st.Committed[0]))
+	}
+	assert.Equal(t, want, got)
 }
 
 func TestMDLMCachesUnchangedCanvas(t *testing.T) {
@@ -467,4 +496,60 @@ func TestStepLoopAllocatesNothing(t *testing.T) {
 	s.TopK = 50
 	few, many := allocs(s, 4096, 2), allocs(s, 4096, 16)
 	assert.Equal(t, few, many, "parallel scoring: %v for 2 steps, %v for 16", few, many)
+}
+
+func TestAncestralProbabilities(t *testing.T) {
+	gen := func(name string, f func(*Sampler)) *generation {
+		s := SamplerByName(name)
+		if f != nil {
+			f(&s)
+		}
+		g, err := newGeneration(&patternDenoiser{vocab: 16}, testContract(16), [][]int{{5}}, GenerateConfig{GenLength: 4, Sampler: s})
+		require.NoError(t, err)
+		return g
+	}
+	type probs struct{ p, sigma float64 }
+	get := func(g *generation, t, s float64, last bool) probs {
+		p, sigma, _ := g.ancestralProbs(t, s, last)
+		return probs{p, sigma}
+	}
+	near := func(want, got probs, msg string) {
+		assert.InDelta(t, want.p, got.p, 1e-12, msg)
+		assert.InDelta(t, want.sigma, got.sigma, 1e-12, msg)
+	}
+	// MDLM: 1 - s/t; the last step keeps its probability (noise removal follows). Dream origin: all at last.
+	near(probs{0.2, 0}, get(gen("mdlm", nil), 0.5, 0.4, false), "mdlm")
+	near(probs{1 - 1e-5/0.1, 0}, get(gen("mdlm", nil), 0.1, 1e-5, true), "mdlm last")
+	near(probs{1, 0}, get(gen("dream-origin", nil), 0.1, 1e-3, true), "dream last")
+	// alpha_t = .5, alpha_s = .6, sigma_max = .8.
+	near(probs{(0.6 - 0.96*0.5) / 0.5, 0.04}, get(gen("remdm-cap", nil), 0.5, 0.4, false), "cap")
+	near(probs{(0.6 - (1-0.012)*0.5) / 0.5, 0.012}, get(gen("remdm-rescale", nil), 0.5, 0.4, false), "rescale")
+	// sigma_max = (1-.995)/.99 < eta: the cap does not bind.
+	sm := 0.005 / 0.99
+	near(probs{(0.995 - (1-sm)*0.99) / 0.01, sm}, get(gen("remdm-cap", nil), 0.01, 0.005, false), "cap at sigma_max")
+	// Loop, alpha_on = .9, t_on = .55, t_off = .05, eta = .02.
+	loop := gen("remdm-loop", nil)
+	near(probs{0.02 * 0.9 / 0.1, 0.02}, get(loop, 0.3, 0.29, false), "loop phase")
+	near(probs{(0.6 - 0.4) / 0.6, 0}, get(loop, 0.8, 0.7, false), "before t_on: MDLM on the stretched schedule")
+	aT, aS := 1-0.04*0.1/0.05, 1-0.03*0.1/0.05
+	near(probs{(aS - aT) / (1 - aT), 0}, get(loop, 0.04, 0.03, false), "after t_off")
+	// The step crossing t_on extrapolates s with t's formula.
+	aT, aS = 0.44*0.9/0.45, 0.46*0.9/0.45
+	near(probs{(aS - aT) / (1 - aT), 0}, get(loop, 0.56, 0.54, false), "crossing t_on")
+}
+
+func TestMasksTypedIntoThePrompt(t *testing.T) {
+	// LLaDA considers every mask before the block's end, the prompt's included, while its quota counts the
+	// block's masks only: a confident prompt mask takes a slot, and a generated position stays masked,
+	// exactly as ML-GSAI/LLaDA generate.py does.
+	lifts := map[int]float32{1: 9, 3: 1, 4: 2}
+	den := confDenoiser(16, func(pos int, _ []int64) float32 { return lifts[pos] })
+	c := testContract(16)
+	steps := runAll(t, den, c, [][]int{{5, c.MaskID, 6}}, GenerateConfig{GenLength: 2, Steps: 2})
+	assert.Equal(t, [][]int{{1}}, steps[0].Committed)
+	assert.Equal(t, [][]int{{4}}, steps[1].Committed)
+	assert.Equal(t, []int{5, 5, 6, c.MaskID, 8}, steps[1].Canvas)
+	// LLaDA 2.x looks inside the block only.
+	steps = runAll(t, den, c, [][]int{{5, c.MaskID, 6}}, GenerateConfig{GenLength: 2, Steps: 2, Sampler: SamplerByName("llada2")})
+	assert.Equal(t, []int{5, c.MaskID, 6, 7, 8}, steps[len(steps)-1].Canvas)
 }

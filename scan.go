@@ -23,8 +23,6 @@ type scorer struct {
 	// [2] the mask under SuppressMask (MDLM's SUBS). -1 marks an unused slot.
 	proposeSkip [3]int
 	confSkip    [3]int
-	// deferred ids get probability 0 as proposals (DeferEOS: committed last).
-	deferred [2]int
 }
 
 // scored is one position's result.
@@ -70,63 +68,91 @@ func isSkipped(skip [3]int, id int) bool { return id == skip[0] || id == skip[1]
 // uniform53 returns a uniform float64 in (0,1) from 53 random bits; never 0, so -log(-log(u)) is finite.
 func uniform53(rng *rand.PCG) float64 { return (float64(rng.Uint64()>>11) + 0.5) * 0x1p-53 }
 
-// gumbel returns a standard Gumbel draw -log(-log u).
-func gumbel(rng *rand.PCG) float64 { return -math.Log(-math.Log(uniform53(rng))) }
-
-// stats is what one streaming pass over a distribution's logits yields. With m the largest logit,
-// sum = Σ exp(x-m) and tx = Σ exp(x-m)(x-m): softmax(x)_i = exp(x_i-m)/sum and the entropy is
-// log(sum) - tx/sum.
-type stats struct {
-	m, sum, tx  float64
-	arg         int     // index of the first largest logit
-	second      float64 // second largest logit value (a tie with the largest counts)
-	bad, seenOK bool
+// acc accumulates, in one pass over a distribution's (scaled) logits, what every score needs. With m the
+// largest logit, sum = Σ exp(x-m) and tx = Σ exp(x-m)(x-m): softmax(x)_i = exp(x_i-m)/sum and the entropy
+// is log(sum) - tx/sum. Next to the statistics it tracks the proposal: the largest logit other than the
+// never-proposed id, and, when sampling, a weighted reservoir draw proportional to exp(x) among the same
+// ids (each new id replaces the draw with probability w/(running sum)), so sampling costs one uniform per
+// id instead of the two logarithms of a Gumbel draw.
+type acc struct {
+	m, sum, tx, second float64
+	arg                int // first largest logit
+	best               float64
+	parg               int     // first largest logit other than never
+	psum               float64 // Σ exp(x-m) over ids other than never
+	pick               int     // reservoir draw over ids other than never
+	bad                bool    // NaN or +Inf seen
 }
 
-// stream makes one pass over logits*scale (skipping skip), tracking what the score needs. Starting the max
-// at -MaxFloat64 rather than -Inf keeps -Inf logits harmless: exp(-Inf - m) is 0, never NaN.
-func stream(logits []float32, scale float64, skip [3]int, wantSecond, wantEntropy bool) stats {
-	st := stats{m: -math.MaxFloat64, second: math.Inf(-1), arg: -1}
-	segments(len(logits), skip, func(lo, hi int) {
-		for k, f := range logits[lo:hi] {
-			x := float64(f)
-			if x != x || math.IsInf(x, 1) {
-				st.bad = true
-				continue
-			}
-			x *= scale
-			if x <= st.m {
-				e := math.Exp(x - st.m)
-				st.sum += e
-				if wantEntropy {
-					st.tx += e * (x - st.m)
-				}
-				if wantSecond && x > st.second {
-					st.second = x
-				}
-				continue
-			}
-			// New maximum: rescale the running sums to the new reference point.
-			r := math.Exp(st.m - x)
-			if wantEntropy {
-				st.tx = r * (st.tx + st.sum*(st.m-x))
-			}
-			st.sum = st.sum*r + 1
-			if wantSecond && st.arg >= 0 {
-				st.second = st.m
-			}
-			st.m, st.arg = x, lo+k
+func newAcc() acc {
+	return acc{m: -math.MaxFloat64, second: math.Inf(-1), best: math.Inf(-1), arg: -1, parg: -1, pick: -1}
+}
+
+// feed adds xs (ids base, base+1, ...) scaled by scale. never is an id that counts in the statistics but is
+// never proposed (-1: none). rng != nil draws the reservoir sample. Starting the max at -MaxFloat64 rather
+// than -Inf keeps -Inf logits harmless: exp(-Inf - m) is 0, never NaN. The loop works on locals so that the
+// compiler keeps them in registers.
+func (a *acc) feed(xs []float32, base int, scale float64, never int, rng *rand.PCG) {
+	m, sum, tx, sec, arg := a.m, a.sum, a.tx, a.second, a.arg
+	best, parg, psum, pick := a.best, a.parg, a.psum, a.pick
+	bad := a.bad
+	for k, f := range xs {
+		x := float64(f)
+		if x != x || x > math.MaxFloat64 {
+			bad = true
+			continue
 		}
-	})
-	st.seenOK = st.arg >= 0 && !math.IsInf(st.m, -1) && st.m > -math.MaxFloat64
-	return st
+		x *= scale
+		i := base + k
+		var w float64
+		if x > m {
+			r := math.Exp(m - x)
+			tx = r * (tx + sum*(m-x))
+			sum = sum*r + 1
+			psum *= r
+			if arg >= 0 {
+				sec = m
+			}
+			m, arg, w = x, i, 1
+		} else {
+			w = math.Exp(x - m)
+			sum += w
+			tx += w * (x - m)
+			if x > sec {
+				sec = x
+			}
+		}
+		if i == never {
+			continue
+		}
+		if x > best {
+			best, parg = x, i
+		}
+		psum += w
+		if rng != nil && w > 0 && uniform53(rng)*psum < w {
+			pick = i
+		}
+	}
+	a.m, a.sum, a.tx, a.second, a.arg = m, sum, tx, sec, arg
+	a.best, a.parg, a.psum, a.pick = best, parg, psum, pick
+	a.bad = bad
 }
 
-func (st stats) prob(x float64) float64 { return math.Exp(x-st.m) / st.sum }
-func (st stats) entropy() float64       { return math.Log(st.sum) - st.tx/st.sum }
+// stream feeds logits over the ids not in skip.
+func stream(logits []float32, scale float64, skip [3]int, never int, rng *rand.PCG) acc {
+	a := newAcc()
+	segments(len(logits), skip, func(lo, hi int) { a.feed(logits[lo:hi], lo, scale, never, rng) })
+	return a
+}
 
-// score scores one position. rng is the position's own stream (see scorePool); buf is the worker's
-// filtering scratch (len >= vocab) and is only touched when top-k/top-p are on.
+// usable reports whether the pass saw no NaN/+Inf and some finite, proposable logit.
+func (a *acc) usable() bool { return !a.bad && a.parg >= 0 }
+
+func (a *acc) prob(x float64) float64 { return math.Exp(x-a.m) / a.sum }
+func (a *acc) entropy() float64       { return math.Log(a.sum) - a.tx/a.sum }
+
+// run scores one position. rng is the position's own stream (see scorePool); buf is the worker's filtering
+// scratch (len >= vocab) and is only touched when top-k/top-p are on.
 func (s *scorer) run(logits []float32, rng *rand.PCG, buf []entry) scored {
 	if s.proposal == ProposeFiltered {
 		if s.topK > 0 || (s.topP > 0 && s.topP < 1) {
@@ -137,108 +163,82 @@ func (s *scorer) run(logits []float32, rng *rand.PCG, buf []entry) scored {
 	return s.runLLaDA(logits, rng)
 }
 
-func (s *scorer) wantSecond() bool  { return s.score == ScoreMargin }
-func (s *scorer) wantEntropy() bool { return true }
-
-// runLLaDA proposes argmax(l + T*Gumbel) and reads scores from softmax of the raw logits, like
-// ML-GSAI/LLaDA generate.py (add_gumbel_noise in float64, then F.softmax(logits.to(float64))).
+// runLLaDA proposes a draw from softmax(l/T) (the law of LLaDA's float64 Gumbel-max
+// argmax(exp(l)/(-log u)^T); the argmax at T=0) and reads scores from softmax of the raw logits, like
+// ML-GSAI/LLaDA generate.py (F.softmax(logits.to(float64))).
 func (s *scorer) runLLaDA(logits []float32, rng *rand.PCG) scored {
-	out := scored{token: -1}
-	// The confidence softmax may keep the mask token (LLaDA's does) while proposals never take it; the
-	// proposal is still the softmax's argmax unless that argmax is the mask.
-	fusable := s.proposeSkip[0] == s.confSkip[0] && s.proposeSkip[1] == s.confSkip[1]
-	if s.temperature == 0 && fusable && s.score != ScoreRandom {
-		// One fused pass: the proposal is the softmax's argmax.
-		st := stream(logits, 1, s.confSkip, s.wantSecond(), s.wantEntropy())
-		if st.bad || !st.seenOK {
-			return out
+	never := s.proposeSkip[2]
+	// One pass serves both when the proposal reads the confidence distribution itself: T is 0 or 1 and the
+	// two skip sets agree but for the mask, which is never proposed anyway.
+	fused := (s.temperature == 0 || s.temperature == 1) &&
+		s.proposeSkip[0] == s.confSkip[0] && s.proposeSkip[1] == s.confSkip[1] && s.score != ScoreRandom
+	var sampler *rand.PCG
+	if s.temperature > 0 {
+		sampler = rng
+	}
+	if s.score == ScoreRandom && s.temperature == 0 {
+		// The random order needs no distribution: the proposal is a plain argmax.
+		out := scored{token: argmaxSkip(logits, s.proposeSkip)}
+		if out.token < 0 {
+			return scored{token: -1}
 		}
-		out.token = st.arg
-		if isSkipped(s.proposeSkip, out.token) {
-			if out.token = argmaxSkip(logits, s.proposeSkip); out.token < 0 {
-				return scored{token: -1}
-			}
-		}
-		s.finish(&out, st, float64(logits[out.token]), rng)
+		out.score, out.ok = uniform53(rng), true
 		return out
 	}
-	if s.temperature == 0 {
-		if out.token = argmaxSkip(logits, s.proposeSkip); out.token < 0 {
+	if fused {
+		a := stream(logits, 1, s.confSkip, never, sampler)
+		if !a.usable() {
 			return scored{token: -1}
 		}
-	} else {
-		// Gumbel-max in float64: argmax_v l_v - T*log(-log u_v) has the law of LLaDA's
-		// exp(l)/(-log u)^T, without overflowing exp.
-		best := math.Inf(-1)
-		t := s.temperature
-		bad := false
-		segments(len(logits), s.proposeSkip, func(lo, hi int) {
-			for i, v := range logits[lo:hi] {
-				if v != v || math.IsInf(float64(v), 1) {
-					bad = true
-					continue
-				}
-				g := float64(v) + t*gumbel(rng)
-				if g > best {
-					best, out.token = g, lo+i
-				}
-			}
-		})
-		if bad || out.token < 0 {
-			return scored{token: -1}
+		out := scored{token: a.parg}
+		if sampler != nil {
+			out.token = a.pick
 		}
+		s.finish(&out, &a, float64(logits[out.token]), rng)
+		return out
+	}
+	scale := 1.0
+	if s.temperature > 0 {
+		scale = 1 / s.temperature
+	}
+	p := stream(logits, scale, s.proposeSkip, never, sampler)
+	if !p.usable() {
+		return scored{token: -1}
+	}
+	out := scored{token: p.parg}
+	if sampler != nil {
+		out.token = p.pick
 	}
 	if s.score == ScoreRandom {
 		out.score, out.ok = uniform53(rng), true
 		return out
 	}
-	st := stream(logits, 1, s.confSkip, s.wantSecond(), s.wantEntropy())
-	if st.bad || !st.seenOK {
+	a := stream(logits, 1, s.confSkip, -1, nil)
+	if a.bad || a.arg < 0 {
 		return scored{token: -1}
 	}
-	s.finish(&out, st, float64(logits[out.token]), rng)
+	s.finish(&out, &a, float64(logits[out.token]), rng)
 	return out
 }
 
-// argmaxSkip returns the first largest logit outside skip, or -1 when the logits hold NaN or +Inf or nothing
-// allowed is above -Inf.
-func argmaxSkip(logits []float32, skip [3]int) int {
-	best := float32(math.Inf(-1))
-	arg := -1
-	bad := false
-	segments(len(logits), skip, func(lo, hi int) {
-		for i, v := range logits[lo:hi] {
-			if v > best {
-				best, arg = v, lo+i
-			} else if v != v {
-				bad = true
-			}
-		}
-	})
-	if bad || math.IsInf(float64(best), 1) {
-		return -1
-	}
-	return arg
-}
-
-// finish fills prob, score and entropy from a distribution's stats; x is the proposal's (scaled) logit.
-func (s *scorer) finish(out *scored, st stats, x float64, rng *rand.PCG) {
+// finish fills prob, score and entropy from a distribution's statistics; x is the proposal's (scaled) logit.
+func (s *scorer) finish(out *scored, a *acc, x float64, rng *rand.PCG) {
 	out.ok = true
-	if isSkipped(s.confSkip, out.token) || out.token == s.deferred[0] || out.token == s.deferred[1] {
+	if isSkipped(s.confSkip, out.token) {
 		out.prob = 0 // removed from the softmax: LLaDA's -Inf confidence trick gives probability 0
 	} else {
-		out.prob = st.prob(x)
+		out.prob = a.prob(x)
 	}
-	out.entropy = st.entropy()
+	out.entropy = a.entropy()
 	switch s.score {
 	case ScoreProb:
 		out.score = out.prob
 	case ScoreMargin:
 		second := 0.0
-		if !math.IsInf(st.second, -1) {
-			second = st.prob(st.second)
+		if !math.IsInf(a.second, -1) {
+			second = a.prob(a.second)
 		}
-		out.score = 1/st.sum - second // top-1 probability is exp(0)/sum
+		out.score = 1/a.sum - second // the top-1 probability is exp(0)/sum
 	case ScoreNegEntropy:
 		out.score = -out.entropy
 	case ScoreRandom:
@@ -246,35 +246,23 @@ func (s *scorer) finish(out *scored, st stats, x float64, rng *rand.PCG) {
 	}
 }
 
-// runSoftmax is ProposeFiltered without filters: p = softmax(l/T) (softmax(l) at T=0), token drawn from p
-// by Gumbel-max at T>0, argmax at T=0 (Dream's sample_tokens).
+// runSoftmax is ProposeFiltered without filters: p = softmax(l/T) (softmax(l) at T=0), the token drawn from
+// p at T>0 and its argmax at T=0 (Dream's sample_tokens), all in one pass.
 func (s *scorer) runSoftmax(logits []float32, rng *rand.PCG) scored {
 	scale := 1.0
+	var sampler *rand.PCG
 	if s.temperature > 0 {
-		scale = 1 / s.temperature
+		scale, sampler = 1/s.temperature, rng
 	}
-	st := stream(logits, scale, s.confSkip, s.wantSecond(), s.wantEntropy())
-	if st.bad || !st.seenOK {
+	a := stream(logits, scale, s.confSkip, s.proposeSkip[2], sampler)
+	if !a.usable() || isSkipped(s.proposeSkip, a.parg) {
 		return scored{token: -1}
 	}
-	out := scored{token: st.arg}
-	if s.temperature == 0 && isSkipped(s.proposeSkip, out.token) {
-		if out.token = argmaxSkip(logits, s.proposeSkip); out.token < 0 {
-			return scored{token: -1}
-		}
+	out := scored{token: a.parg}
+	if sampler != nil {
+		out.token = a.pick
 	}
-	if s.temperature > 0 {
-		best := math.Inf(-1)
-		segments(len(logits), s.proposeSkip, func(lo, hi int) {
-			for i, v := range logits[lo:hi] {
-				g := float64(v)*scale + gumbel(rng)
-				if g > best {
-					best, out.token = g, lo+i
-				}
-			}
-		})
-	}
-	s.finish(&out, st, float64(logits[out.token])*scale, rng)
+	s.finish(&out, &a, float64(logits[out.token])*scale, rng)
 	return out
 }
 
@@ -324,44 +312,47 @@ func (s *scorer) runFiltered(logits []float32, rng *rand.PCG, buf []entry) score
 		kept = topPSelect(kept, s.topP)
 		kept = topKSelect(kept, s.topK)
 	}
-	// Stats over the kept set; its maximum is still m (the top entry always survives).
-	st := stats{m: m, second: math.Inf(-1), arg: -1}
-	best := entry{v: math.Inf(-1), i: math.MaxInt32}
+	// Statistics and the proposal over the kept set; its maximum is still m (the top entry always survives).
+	a := newAcc()
+	a.m = m
+	var sampler *rand.PCG
+	if s.temperature > 0 {
+		sampler = rng
+	}
+	never := s.proposeSkip[2]
+	bestE := entry{v: math.Inf(-1), i: math.MaxInt32}
 	for _, e := range kept {
-		st.sum += e.w
-		st.tx += e.w * (e.v - m)
-		if greater(e, best) {
-			if best.i != math.MaxInt32 {
-				st.second = math.Max(st.second, best.v)
+		a.sum += e.w
+		a.tx += e.w * (e.v - m)
+		if greater(e, bestE) {
+			if bestE.i != math.MaxInt32 {
+				a.second = math.Max(a.second, bestE.v)
 			}
-			best = e
-		} else if e.v > st.second {
-			st.second = e.v
+			bestE = e
+		} else if e.v > a.second {
+			a.second = e.v
+		}
+		if int(e.i) == never {
+			continue
+		}
+		if e.v > a.best || (e.v == a.best && int(e.i) < a.parg) {
+			a.best, a.parg = e.v, int(e.i)
+		}
+		a.psum += e.w
+		if sampler != nil && e.w > 0 && uniform53(sampler)*a.psum < e.w {
+			a.pick = int(e.i)
 		}
 	}
-	out := scored{token: int(best.i)}
-	x := best.v
-	if s.temperature > 0 || isSkipped(s.proposeSkip, out.token) {
-		// Draw (or, at T=0, take the best) among the kept tokens that may be proposed.
-		g := math.Inf(-1)
-		out.token = -1
-		for _, e := range kept {
-			if isSkipped(s.proposeSkip, int(e.i)) {
-				continue
-			}
-			y := e.v
-			if s.temperature > 0 {
-				y += gumbel(rng)
-			}
-			if y > g || (y == g && int(e.i) < out.token) {
-				g, out.token, x = y, int(e.i), e.v
-			}
-		}
-		if out.token < 0 {
-			return scored{token: -1}
-		}
+	if a.parg < 0 {
+		return scored{token: -1}
 	}
-	s.finish(&out, st, x, rng)
+	out := scored{token: a.parg}
+	x := a.best
+	if sampler != nil {
+		out.token = a.pick
+		x = float64(logits[a.pick]) * scale
+	}
+	s.finish(&out, &a, x, rng)
 	return out
 }
 
@@ -476,4 +467,25 @@ func partition(buf []entry, lo, hi int) int {
 	}
 	buf[store], buf[hi-1] = buf[hi-1], buf[store]
 	return store
+}
+
+// argmaxSkip returns the first largest logit outside skip, or -1 when the logits hold NaN or +Inf or nothing
+// allowed is above -Inf.
+func argmaxSkip(logits []float32, skip [3]int) int {
+	best := float32(math.Inf(-1))
+	arg := -1
+	bad := false
+	segments(len(logits), skip, func(lo, hi int) {
+		for i, v := range logits[lo:hi] {
+			if v > best {
+				best, arg = v, lo+i
+			} else if v != v {
+				bad = true
+			}
+		}
+	})
+	if bad || math.IsInf(float64(best), 1) {
+		return -1
+	}
+	return arg
 }

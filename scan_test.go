@@ -12,7 +12,7 @@ import (
 )
 
 func newTestScorer(p Proposal, s Score) scorer {
-	return scorer{proposal: p, score: s, proposeSkip: noSkip3(), confSkip: noSkip3(), deferred: [2]int{-1, -1}}
+	return scorer{proposal: p, score: s, proposeSkip: noSkip3(), confSkip: noSkip3()}
 }
 
 func softmax64(x []float64) []float64 {
@@ -238,6 +238,10 @@ func TestSampledProposalsFollowTheirDistribution(t *testing.T) {
 	}{
 		{"llada T=0.8", func() scorer { s := newTestScorer(ProposeLLaDA, ScoreProb); s.temperature = 0.8; return s }(),
 			softmax64([]float64{0.25, 1.875, -0.375, 1.375, 0.875, -2.5})},
+		{"llada T=1 (fused pass)", func() scorer { s := newTestScorer(ProposeLLaDA, ScoreMargin); s.temperature = 1; return s }(),
+			softmax64(x)},
+		{"filtered T=0.5", func() scorer { s := newTestScorer(ProposeFiltered, ScoreNegEntropy); s.temperature = 0.5; return s }(),
+			softmax64([]float64{0.4, 3, -0.6, 2.2, 1.4, -4})},
 		{"filtered T=1 top_k=3", func() scorer {
 			s := newTestScorer(ProposeFiltered, ScoreProb)
 			s.temperature, s.topK = 1, 3

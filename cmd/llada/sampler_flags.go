@@ -5,7 +5,7 @@ package main
 //	func addSamplerFlags(fs *flag.FlagSet) func(cfg *llada.GenerateConfig) error
 //
 // addSamplerFlags registers --sampler NAME and every preset knob on fs (--threshold, --factor,
-// --factor-off-by-one, --alg-temp, --top-p, --top-k, --eps, --schedule, --gamma, --eta, --t-on, --t-off,
+// --factor-off-by-one, --alg-temp, --top-p, --top-k, --eps, --schedule, --grid, --gamma, --eta, --t-on, --t-off,
 // --alpha-on, --quota, --edit-threshold, --max-post-steps, --stop-at-eos, --logits-shift) and returns an
 // apply function to call after fs.Parse. apply sets cfg.Sampler to the chosen preset with the given knobs;
 // it clears cfg.Remasking when --sampler is given (the two select the same thing; giving --remasking
@@ -33,7 +33,7 @@ func addSamplerFlags(fs *flag.FlagSet) func(cfg *llada.GenerateConfig) error {
 	var (
 		threshold, factor, algTemp, topP, eps, gamma, eta, tOn, tOff, alphaOn, editThreshold float64
 		topK, quota, maxPost                                                                 int
-		schedule, shift                                                                      string
+		schedule, grid, shift                                                                string
 		offByOne, stopEOS                                                                    bool
 	)
 	fs.Float64Var(&threshold, "threshold", 0, "confidence threshold tau in (0,1] (fast-dllm-threshold 0.9, llada2 0.95)")
@@ -44,6 +44,7 @@ func addSamplerFlags(fs *flag.FlagSet) func(cfg *llada.GenerateConfig) error {
 	fs.IntVar(&topK, "top-k", 0, "top-k filtering of the filtered proposal (0 = off)")
 	fs.Float64Var(&eps, "eps", 0, "end of the time grid linspace(1, eps, steps+1) (Dream 1e-3, MDLM 1e-5)")
 	fs.StringVar(&schedule, "schedule", "", "masking schedule: linear, cosine, loglinear, geometric, polynomial")
+	fs.StringVar(&grid, "grid", "", "time grid of the ancestral samplers: uniform or cosine")
 	fs.Float64Var(&gamma, "gamma", 0, "entropy budget of the eb sampler (default 0.1)")
 	fs.Float64Var(&eta, "eta", 0, "ReMDM eta (cap 0.04, rescale 0.015, loop 0.02)")
 	fs.Float64Var(&tOn, "t-on", 0, "ReMDM loop: time the loop starts (default 0.55)")
@@ -79,6 +80,8 @@ func addSamplerFlags(fs *flag.FlagSet) func(cfg *llada.GenerateConfig) error {
 			func(s llada.Sampler) bool {
 				return s.Transfer == llada.TransferBernoulli || s.Counts == llada.CountsDLLM
 			}, "a masking schedule (bernoulli transfer or dllm counts)"},
+		{"grid", func(s *llada.Sampler) { s.Grid = llada.GridKind(grid) },
+			func(s llada.Sampler) bool { return s.Transfer == llada.TransferBernoulli }, "the bernoulli transfer"},
 		{"gamma", func(s *llada.Sampler) { s.Gamma = gamma },
 			func(s llada.Sampler) bool { return s.Transfer == llada.TransferEntropyBound }, "the entropy-bound transfer"},
 		{"eta", func(s *llada.Sampler) { s.Eta = eta },

@@ -44,7 +44,7 @@ func TestSamplerFlags(t *testing.T) {
 	s := cfg.Sampler
 	assert.Equal(t, []any{0.95, 20, 0.1, 0.01, true}, []any{s.TopP, s.TopK, s.AlgTemp, s.Eps, s.StopAtEOS})
 
-	cfg, err = parseSampler(t, "--sampler", "remdm-loop", "--eta", "0.05", "--t-on", "0.6", "--t-off", "0.1", "--alpha-on", "0.8", "--schedule", "linear")
+	cfg, err = parseSampler(t, "--sampler", "remdm-loop", "--eta", "0.05", "--t-on", "0.6", "--t-off", "0.1", "--alpha-on", "0.8", "--schedule", "linear", "--grid", "cosine")
 	require.NoError(t, err)
 	assert.Equal(t, []float64{0.05, 0.6, 0.1, 0.8}, []float64{cfg.Sampler.Eta, cfg.Sampler.TOn, cfg.Sampler.TOff, cfg.Sampler.AlphaOn})
 
@@ -81,6 +81,7 @@ func TestSamplerFlagErrors(t *testing.T) {
 		{[]string{"--sampler", "mdlm", "--remasking", "random"}, "both choose the sampler"},
 		{[]string{"--sampler", "mdlm", "--logits-shift", "maybe"}, "logits shift"},
 		{[]string{"--sampler", "mdlm", "--schedule", "sigmoid"}, "sigmoid"},
+		{[]string{"--sampler", "dream-entropy", "--grid", "cosine"}, "--grid does not apply"},
 		{[]string{"--threshold", "0.5"}, "--threshold does not apply to sampler llada-low-confidence"},
 	} {
 		_, err := parseSampler(t, tc.args...)

@@ -27,6 +27,7 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
 
 import llada_ref  # noqa: E402
+import presets_ref  # noqa: E402
 import tiny_model  # noqa: E402
 
 MIN_MARGIN = 1e-4  # decisions closer than this are float ties between torch and ONNX Runtime, not semantics
@@ -69,11 +70,34 @@ def logits_check(model, prompts, pad_id, gen, mask_id, positions_per_row=6):
         first_real = plen - len(prompts[r])
         cand = sorted(set(np.linspace(first_real, seq - 1, positions_per_row).round().astype(int).tolist()))
         for p in cand:
-            picks.append({"row": r, "pos": int(p), "logits": [float("%.9g" % v) for v in out[r, p].tolist()]})
+            row = out[r, p]
+            if row.size <= 512:
+                picks.append({"row": r, "pos": int(p), "logits": [float("%.9g" % v) for v in row.tolist()]})
+                continue
+            # Large vocabularies: the 32 largest logits (the ones decisions read) and every (V/32)-th id.
+            ids = sorted(set(np.argsort(-row, kind="stable")[:32].tolist()) | set(range(0, row.size, row.size // 32)))
+            picks.append({"row": r, "pos": int(p), "ids": ids, "logits": [float("%.9g" % row[i]) for i in ids]})
     return {"ids": x.tolist(), "attention": None if full_att is None else full_att.tolist(), "points": picks}
 
 
+class Counting:
+    """Wraps a model and counts forward passes whose input differs from the previous pass's. Engines that
+    reuse logits while the canvas is unchanged (the contract's denoisers are pure functions of their input)
+    run exactly this many passes; the reference itself runs res["nfe"]."""
+
+    def __init__(self, model):
+        self.model, self.last, self.distinct = model, None, 0
+
+    def __call__(self, ids, att):
+        key = (tuple(ids.shape), ids.numpy().tobytes(), None if att is None else att.numpy().tobytes())
+        if key != self.last:
+            self.distinct += 1
+            self.last = key
+        return self.model(ids, att)
+
+
 def run_case(model, sp, name, prompts, cfg):
+    model = Counting(model)
     res = llada_ref.generate(model, prompts, cfg, sp)
     return {
         "name": name,
@@ -82,6 +106,7 @@ def run_case(model, sp, name, prompts, cfg):
         "canvas": res["canvas"].tolist(),
         "commit_step": res["commit_step"].tolist(),
         "nfe": res["nfe"],
+        "nfe_distinct": model.distinct,
         "margin": rounded(res["margin"]) if math.isfinite(res["margin"]) else None,
         "_margin": res["margin"],
     }
@@ -115,7 +140,7 @@ LLADA_CONFIGS = {
 }
 
 
-def llada_goldens(model, sp, contract, model_name, prompt_source, out_path):
+def llada_goldens(model, sp, contract, model_name, prompt_source, out_path, require_eos=True, model_sha=None):
     cases, skipped = [], []
     kept = {}
     prompts = prompt_source("single", 24)
@@ -142,12 +167,18 @@ def llada_goldens(model, sp, contract, model_name, prompt_source, out_path):
     # there the switches change nothing); each case records whether the switch changed the output relative to
     # the plain run (it must, for some, or the switch is not being tested).
     eos_prompts = []
-    for p in prompt_source("eos", 200):
+    for p in prompt_source("eos", 200 if require_eos else 60):
         plain = llada_ref.generate(model, [p], llada_ref.Config(**LLADA_CONFIGS["blocks"]), sp)["canvas"][0]
-        if len(eos_prompts) < 12 and ((plain == sp.eos).any() or (plain == sp.eot).any()):
+        if (plain == sp.eos).any() or (plain == sp.eot).any():
             eos_prompts.append(p)
+            if len(eos_prompts) == 12:
+                break
     if len(eos_prompts) < 12:
-        raise SystemExit("only %d prompts reach EOS/EOT" % len(eos_prompts))
+        if require_eos:
+            raise SystemExit("only %d prompts reach EOS/EOT" % len(eos_prompts))
+        # A model that (almost) never ends a sentence with EOS: the switches get ordinary prompts, and the
+        # summary shows how often they changed anything (the tiny model's goldens test them for real).
+        eos_prompts += [p for p in prompt_source("eos", 12 - len(eos_prompts))]
     changed = {}
     for sw in ("logits_eos_inf", "confidence_eos_eot_inf", "both"):
         for i, p in enumerate(eos_prompts):
@@ -169,7 +200,7 @@ def llada_goldens(model, sp, contract, model_name, prompt_source, out_path):
         if kept.get(k, 0) < 20:
             raise SystemExit("only %d admissible prompts for config %s (need 20)" % (kept.get(k, 0), k))
     for sw in ("logits_eos_inf", "confidence_eos_eot_inf", "both"):
-        if changed.get(sw, 0) == 0:
+        if require_eos and changed.get(sw, 0) == 0:
             raise SystemExit("switch %s never changed an output: the goldens would not test it" % sw)
 
     check_prompts = prompts[:2]
@@ -179,6 +210,7 @@ def llada_goldens(model, sp, contract, model_name, prompt_source, out_path):
         "sampler": "llada",
         "source": "export/reference/llada_ref.py (semantics of ML-GSAI/LLaDA generate.py)",
         "model": model_name,
+        "model_sha256": model_sha,
         "contract": contract,
         "min_margin": MIN_MARGIN,
         "logits_check": logits_check(model, check_prompts, sp.pad, 8, sp.mask),
@@ -188,6 +220,100 @@ def llada_goldens(model, sp, contract, model_name, prompt_source, out_path):
     }
     write_json(out_path, doc)
     return doc
+
+
+# Preset goldens: (file, preset, reference function, knobs, run settings, prompts per setting). Knob names are the
+# references' (threshold, factor, off_by_one, alg, top_p, top_k, eps, gamma, shift); parity_presets_test.go maps
+# them onto Sampler fields.
+def preset_plan():
+    plan = []
+    for tau in (0.9, 0.6):
+        plan.append(("fast-dllm", "fast-dllm-threshold", dict(threshold=tau),
+                     dict(gen_length=24, block_length=8, steps=3), 12))
+    for f, obo in ((1.0, False), (2.0, False), (1.0, True), (2.0, True)):
+        plan.append(("fast-dllm", "fast-dllm-factor", dict(factor=f, off_by_one=obo),
+                     dict(gen_length=24, block_length=8, steps=3), 8))
+    for alg in ("maskgit_plus", "topk_margin", "entropy"):
+        for filt in ({}, {"top_p": 0.9}, {"top_k": 5}):
+            for shift in (False, True):
+                knobs = dict(alg=alg, eps=1e-3, shift=shift, **filt)
+                plan.append(("dream", "dream-" + alg.replace("_", "-"), knobs,
+                             dict(gen_length=16, steps=8), 6))
+    for shift in (False, True):
+        plan.append(("dream", "dream-origin", dict(alg="origin", eps=1e-3, shift=shift), dict(gen_length=16, steps=1), 6))
+    for gamma in (0.1, 1.0):
+        plan.append(("eb", "eb", dict(gamma=gamma, error_proxy="entropy"), dict(gen_length=24, block_length=8, steps=3), 12))
+    for tau in (0.95, 0.6):
+        for ref in (True, False):
+            plan.append(("llada2", "llada2", dict(threshold=tau, reference_canvas=ref),
+                         dict(gen_length=24, block_length=8, steps=4), 12))
+    for tau, edit in ((0.95, 0.9), (0.5, 0.6)):
+        for ref in (True, False):
+            plan.append(("llada2", "llada2-edit", dict(threshold=tau, edit_threshold=edit, max_post_steps=16,
+                                                       reference_canvas=ref),
+                         dict(gen_length=24, block_length=8, steps=24), 12))
+    return plan
+
+
+def run_preset(model, sp, preset, knobs, run, prompt):
+    k = dict(knobs)
+    if preset.startswith("fast-dllm"):
+        return presets_ref.fast_dllm(model, prompt, sp, threshold=k.get("threshold"), factor=k.get("factor"),
+                                     off_by_one=k.get("off_by_one", False), **run)
+    if preset.startswith("dream"):
+        return presets_ref.dream(model, prompt, sp, alg=k["alg"], eps=k["eps"], top_p=k.get("top_p"),
+                                 top_k=k.get("top_k"), shift=k["shift"], **run)
+    if preset == "eb":
+        return presets_ref.eb(model, prompt, sp, gamma=k["gamma"], error_proxy=k["error_proxy"], **run)
+    if preset == "llada2-edit":
+        return presets_ref.llada2_edit(model, prompt, sp, threshold=k["threshold"], edit_threshold=k["edit_threshold"],
+                                       max_post_steps=k["max_post_steps"], reference=k["reference_canvas"], **run)
+    if preset == "llada2-edit":
+        return presets_ref.llada2_edit(model, prompt, sp, threshold=k["threshold"],
+                                       edit_threshold=k["edit_threshold"], max_post_steps=k["max_post_steps"],
+                                       reference=k["reference_canvas"], **run)
+    if preset == "llada2":
+        return presets_ref.llada2(model, prompt, sp, threshold=k["threshold"], reference=k["reference_canvas"], **run)
+    raise ValueError(preset)
+
+
+def preset_goldens(model, sp, contract, model_name, prompt_source, out_dir, model_sha=None):
+    prompts = prompt_source("preset", 24)
+    files = {}
+    for fname, preset, knobs, run, n in preset_plan():
+        doc = files.setdefault(fname, {"cases": [], "skipped": [], "kept": {}})
+        tag = preset + "".join("/%s=%s" % (k, knobs[k]) for k in sorted(knobs))
+        use = prompts[:n]
+        if preset.startswith("llada2"):
+            # LLaDA 2 aligns blocks to absolute positions: half the prompts fill whole blocks (both alignments
+            # agree), half do not (the first decoded block then holds prompt tokens).
+            bl = run["block_length"]
+            use = [p[:bl] if i % 2 == 0 and len(p) >= bl else p for i, p in enumerate(prompts[:n])]
+            use = [p + p[:bl - len(p)] if i % 2 == 0 and len(p) < bl else p for i, p in enumerate(use)]
+        for i, p in enumerate(use):
+            counting = Counting(model)
+            res = run_preset(counting, sp, preset, knobs, run, p)
+            case = {"name": "%s/p%02d" % (tag, i), "preset": preset, "knobs": knobs, "run": run, "prompts": [p],
+                    "canvas": res["canvas"].tolist(), "commit_step": res["commit_step"].tolist(),
+                    "nfe": res["nfe"], "nfe_distinct": counting.distinct,
+                    "margin": rounded(res["margin"]) if math.isfinite(res["margin"]) else None,
+                    "_margin": res["margin"]}
+            if "edits" in res:
+                case["edits"] = int(res["edits"])
+            if admit(case, doc["cases"], doc["skipped"]):
+                doc["kept"][tag] = doc["kept"].get(tag, 0) + 1
+                if "edits" in res:
+                    doc.setdefault("edits", {})
+                    doc["edits"][tag] = doc["edits"].get(tag, 0) + int(res["edits"])
+    out = {}
+    for fname, doc in files.items():
+        full = {"sampler": fname, "source": "export/reference/presets_ref.py", "model": model_name,
+                "model_sha256": model_sha, "contract": contract, "min_margin": MIN_MARGIN,
+                "summary": {"kept": doc["kept"], "edits": doc.get("edits", {}), "skipped": len(doc["skipped"])},
+                "cases": doc["cases"], "skipped": doc["skipped"]}
+        write_json(os.path.join(out_dir, fname + ".json"), full)
+        out[fname] = full
+    return out
 
 
 def tiny_setup(out_dir):
@@ -206,18 +332,119 @@ def tiny_setup(out_dir):
         g = torch.Generator().manual_seed(tiny_model.SEED * 10 + seed)
         return random_prompts(g, n, 2, 12, tiny_model.FIRST_ORDINARY_ID, tiny_model.MASK_ID)
 
-    return fwd, sp, dict(tiny_model.CONTRACT), prompts
+    return fwd, sp, dict(tiny_model.CONTRACT), prompts, os.path.join(out_dir, "model.onnx")
+
+
+def _first_existing(paths, what):
+    for p in paths:
+        if p and os.path.exists(p):
+            return p
+    raise SystemExit("make_goldens: no %s found (looked at: %s)" % (what, ", ".join(p for p in paths if p)))
+
+
+def file_sha256(path):
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def onnx_contract(path):
+    """The llada.* metadata of an ONNX file: the goldens record the contract of the file the Go test loads."""
+    import onnx
+
+    m = onnx.load(path, load_external_data=False)
+    return {p.key: p.value for p in m.metadata_props if p.key.startswith("llada.")}
+
+
+def encode_sentences(tokenizer_json, sentences):
+    """Token ids of each sentence with the model's tokenizer.json, through HF tokenizers under Node (the same
+    library the tokenizer was trained with), without special tokens."""
+    import subprocess
+    import tempfile
+
+    node_modules = _first_existing([os.environ.get("LLADA_NODE_MODULES"),
+                                    os.path.join(ROOT, "export", "tokenizer", "node_modules"),
+                                    os.path.join(ROOT, "tools", "tokenizer-oracle", "node_modules")],
+                                   "node_modules with tokenizers@0.23.2 (npm install tokenizers@0.23.2; "
+                                   "or set LLADA_NODE_MODULES)")
+    with tempfile.TemporaryDirectory() as d:
+        src, dst = os.path.join(d, "in.json"), os.path.join(d, "out.json")
+        with open(src, "w") as f:
+            json.dump(sentences, f)
+        env = dict(os.environ, NODE_PATH=node_modules)
+        subprocess.run(["node", os.path.join(HERE, "encode.js"), tokenizer_json, src, dst], check=True, env=env)
+        with open(dst) as f:
+            return json.load(f)
+
+
+def brown_setup(out_dir):
+    """The trained Brown model: its torch checkpoint (export/llada_model.py layout) for the reference, its ONNX
+    file's contract for the goldens, and prompts that are the opening tokens of held-out Brown sentences."""
+    model_dir = os.environ.get("BROWN_DIR", os.path.join(ROOT, "models", "brown"))
+    onnx_path = _first_existing([os.path.join(model_dir, "model.onnx")], "brown model.onnx (set BROWN_DIR)")
+    tok_path = _first_existing([os.path.join(model_dir, "tokenizer.json")], "brown tokenizer.json")
+    ckpt = _first_existing([os.environ.get("BROWN_CKPT"), model_dir if os.path.exists(
+        os.path.join(model_dir, "model.safetensors")) else None], "brown torch checkpoint (set BROWN_CKPT)")
+    code = _first_existing([os.environ.get("LLADA_EXPORT_DIR"), os.path.join(ROOT, "export")],
+                           "export/llada_model.py (set LLADA_EXPORT_DIR)")
+    if not os.path.exists(os.path.join(code, "llada_model.py")):
+        raise SystemExit("make_goldens: %s has no llada_model.py (set LLADA_EXPORT_DIR)" % code)
+    sys.path.insert(0, code)
+    from llada_model import LLaDAModelLM  # noqa: E402
+
+    model = LLaDAModelLM.from_pretrained(ckpt).eval()
+
+    def fwd(ids, att):
+        return model(ids, att).float()
+
+    contract = onnx_contract(onnx_path)
+    sp = llada_ref.Special(mask=int(contract["llada.mask_token_id"]), eos=int(contract["llada.eos_token_id"]),
+                           eot=int(contract.get("llada.eot_token_id", -1)), pad=int(contract["llada.pad_token_id"]))
+    sent_path = _first_existing([os.environ.get("BROWN_SENTENCES"),
+                                 os.path.join(ROOT, "export", "data", "heldout_sentences.json")],
+                                "held-out Brown sentences (export/data.py writes them; or set BROWN_SENTENCES)")
+    with open(sent_path) as f:
+        sentences = [t for t in json.load(f) if len(t.split()) >= 8]
+    ids = encode_sentences(tok_path, sentences)
+    pool = [(t, x) for t, x in zip(sentences, ids) if len(x) >= 12]
+
+    def prompts(kind, n):
+        seed = {"single": 1, "batch": 2, "eos": 3, "preset": 4}[kind]
+        g = torch.Generator().manual_seed(1000 + seed)
+        order = torch.randperm(len(pool), generator=g).tolist()
+        out = []
+        for i in order[:n]:
+            ln = int(torch.randint(6, 13, (1,), generator=g))
+            out.append(pool[i][1][:ln])
+        return out
+
+    return fwd, sp, contract, prompts, onnx_path
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default="tiny", choices=["tiny"])
+    ap.add_argument("--model", default="tiny", choices=["tiny", "brown"])
     ap.add_argument("--out", default=os.path.join(ROOT, "testdata", "goldens"))
     args = ap.parse_args()
     torch.manual_seed(0)  # nothing should draw from the global generator; this makes sure it cannot vary
     out_dir = os.path.join(args.out, args.model)
-    fwd, sp, contract, prompts = tiny_setup(out_dir)
-    doc = llada_goldens(fwd, sp, contract, args.model, prompts, os.path.join(out_dir, "llada.json"))
+    if args.model == "tiny":
+        fwd, sp, contract, prompts, onnx_path = tiny_setup(out_dir)
+    else:
+        os.makedirs(out_dir, exist_ok=True)
+        fwd, sp, contract, prompts, onnx_path = brown_setup(out_dir)
+    # The goldens name the exact ONNX file they were made for, so a retrained model is reported as such.
+    contract = dict(contract)
+    model_sha = file_sha256(onnx_path)
+    doc = llada_goldens(fwd, sp, contract, args.model, prompts, os.path.join(out_dir, "llada.json"),
+                        require_eos=args.model == "tiny", model_sha=model_sha)
+    for fname, d in preset_goldens(fwd, sp, contract, args.model, prompts, out_dir, model_sha).items():
+        print("%s: %d cases, %d skipped, min margin %.3g" % (fname, len(d["cases"]), len(d["skipped"]),
+                                                            min(c["margin"] for c in d["cases"] if c["margin"] is not None)))
     print("llada: %d cases, %d skipped, kept %s, switches changed %s, min margin %.3g" % (
         len(doc["cases"]), len(doc["skipped"]), doc["summary"]["kept"], doc["summary"]["switch_changed_output"],
         min(c["margin"] for c in doc["cases"] if c["margin"] is not None)))

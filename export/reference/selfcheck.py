@@ -13,6 +13,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import llada_ref  # noqa: E402
+import presets_ref  # noqa: E402
 
 SP = llada_ref.Special(mask=9, eos=1, eot=2, pad=0)
 V = 10
@@ -126,6 +127,33 @@ def main():
     p_hi = e(hi) / (e(hi) + 9)
     p_lo = e(3.0) / (e(3.0) + 9)
     check(abs(res["margin"] - (p_hi - p_lo)) < 1e-12, "margin %g vs %g" % (res["margin"], p_hi - p_lo))
+    # Fast-dLLM's factor rule with f=1 on sorted confidences 0.9, 0.7, 0.5: the bound for the n-th is
+    # 1 - 1/(n+1): 0.7 >= 0.667 passes, 0.5 < 0.75 fails, so 2 are committed; the reference's off-by-one also
+    # commits the third because it is the last candidate.
+    def conf_logit(p):
+        return math.log(p * (V - 1) / (1 - p))
+
+    targets = {1: 0.9, 2: 0.7, 3: 0.5}
+
+    def factor_fn(ids, p):
+        row = [0.0] * V
+        row[4] = conf_logit(targets[p]) if p in targets else 0.0
+        return row
+
+    for obo, want in ((False, [[0, 0, 1]]), (True, [[0, 0, 0]])):
+        res = presets_ref.fast_dllm(table_model(factor_fn), [5], SP, gen_length=3, block_length=3, steps=1,
+                                    factor=1.0, off_by_one=obo)
+        check(res["commit_step"].tolist() == want, "factor off_by_one=%s: %s" % (obo, res["commit_step"]))
+    # Threshold 0.8: the best always, then only confidences >= 0.8.
+    res = presets_ref.fast_dllm(table_model(factor_fn), [5], SP, gen_length=3, block_length=3, steps=1,
+                                threshold=0.8)
+    check(res["commit_step"].tolist() == [[0, 1, 2]], "threshold: %s" % res["commit_step"])
+    check(res["nfe"] == 3, "threshold nfe")
+
+    # Dream's count at step 0 of 8 with 16 masks: int(16 * (1 - s/t)) in float32 = int(1.998) = 1.
+    res = presets_ref.dream(table_model(factor_fn), [5], SP, gen_length=16, steps=8, alg="maskgit_plus")
+    check(int((res["commit_step"] == 0).sum()) == 1, "dream first count %s" % res["commit_step"])
+    check(int((res["commit_step"] == 7).sum()) > 0 and (res["commit_step"] >= 0).all(), "dream last step")
     print("selfcheck: reference semantics OK")
 
 
