@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"unicode"
 
 	"github.com/llada-go/llada"
 )
@@ -87,4 +88,47 @@ func TextWindows(tok llada.Tokenizer, sentences []string, n, limit int) ([][]int
 		return nil, fmt.Errorf("%w: the sentences hold fewer than %d tokens", ErrEmptyDataset, n)
 	}
 	return out, nil
+}
+
+// CheckTextModel fails with ErrNotTextModel unless the tokenizer round-trips (up to whitespace) at least 90% of
+// the first 16 sentences: a model whose vocabulary cannot spell the held-out text (a Sudoku model, a word-level
+// toy) would otherwise be scored on unknown-token ids, and report numbers that mean nothing.
+func CheckTextModel(tok llada.Tokenizer, sentences []string) error {
+	n, bad := 0, 0
+	var example string
+	for _, s := range sentences[:min(16, len(sentences))] {
+		ids, err := tok.Encode(s, false)
+		if err != nil {
+			return fmt.Errorf("%w: tokenize %q: %v", ErrNotTextModel, s, err)
+		}
+		back, err := tok.Decode(ids, false)
+		n++
+		if err != nil || squeeze(back) != squeeze(s) {
+			if bad == 0 {
+				example = back
+			}
+			bad++
+		}
+	}
+	if n > 0 && float64(bad) > 0.1*float64(n) {
+		return fmt.Errorf("%w: its tokenizer does not reproduce %d of %d held-out sentences (e.g. %q), so it cannot be scored on them",
+			ErrNotTextModel, bad, n, truncate(example, 60))
+	}
+	return nil
+}
+
+func squeeze(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+func truncate(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "..."
+	}
+	return s
 }

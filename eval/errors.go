@@ -14,6 +14,8 @@ var (
 	ErrVocabMismatch = errors.New("eval: vocabulary mismatch")
 	// ErrNotSudokuModel is wrapped when the model given to the sudoku task cannot be a Sudoku model.
 	ErrNotSudokuModel = errors.New("eval: not a Sudoku model")
+	// ErrNotTextModel is wrapped when the text tasks get a model whose tokenizer cannot represent the held-out text.
+	ErrNotTextModel = errors.New("eval: not a model of this text")
 	// ErrBadConfig is wrapped by every other invalid setting.
 	ErrBadConfig = errors.New("eval: invalid config")
 )

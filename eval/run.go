@@ -59,16 +59,16 @@ type Config struct {
 	InfillLength    int   // tokens per infill sequence; default 24
 	InfillSpans     []int // default 1, 2, 4, 8
 
-	SudokuPuzzles int // default 40
+	SudokuPuzzles int // default 80
 
-	GenPrompts     int     // default 16
+	GenPrompts     int     // default 24
 	PromptLength   int     // default 8
 	GenLength      int     // default 32
 	GenTemperature float64 // default 1; negative means 0 (greedy)
 
-	LikelihoodSeqs   int      // default 16
+	LikelihoodSeqs   int      // default 32
 	LikelihoodLength int      // default 64
-	MC               MCConfig // default 64 copies per sequence in draws of 16
+	MC               MCConfig // default 128 copies per sequence (LLaDA's mc_num) in draws of 16
 }
 
 // DefaultSudokuSamplers are the decoding orders compared on Sudoku: random order, the most probable token first,
@@ -107,8 +107,8 @@ func (c Config) withDefaults() Config {
 	if len(c.InfillSpans) == 0 {
 		c.InfillSpans = []int{1, 2, 4, 8}
 	}
-	def(&c.SudokuPuzzles, 40)
-	def(&c.GenPrompts, 16)
+	def(&c.SudokuPuzzles, 80)
+	def(&c.GenPrompts, 24)
 	def(&c.PromptLength, 8)
 	def(&c.GenLength, 32)
 	if c.GenTemperature == 0 {
@@ -116,9 +116,9 @@ func (c Config) withDefaults() Config {
 	} else if c.GenTemperature < 0 {
 		c.GenTemperature = 0
 	}
-	def(&c.LikelihoodSeqs, 16)
+	def(&c.LikelihoodSeqs, 32)
 	def(&c.LikelihoodLength, 64)
-	def(&c.MC.Samples, 64)
+	def(&c.MC.Samples, 128)
 	def(&c.MC.Batch, 16)
 	return c
 }
@@ -350,6 +350,9 @@ func validate(ctx context.Context, cfg Config, data Data) error {
 		}
 		if len(data.Sentences) == 0 {
 			return fmt.Errorf("%w: no held-out sentences for the text tasks", ErrEmptyDataset)
+		}
+		if err := CheckTextModel(data.Text.Tokenizer(), data.Sentences); err != nil {
+			return err
 		}
 	}
 	if slices.Contains(cfg.Tasks, TaskGenPPL) {

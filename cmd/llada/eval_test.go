@@ -106,11 +106,16 @@ func TestEvalBadInput(t *testing.T) {
 		want string
 	}{
 		{"unknown task", []string{"--tasks", "infill,bleu"}, `unknown task "bleu"`},
-		{"unknown sampler", []string{"--tasks", "infill", "--model", tinyDir, "--sentences", evalSentences, "--samplers", "beam"}, `unknown sampler "beam"`},
+		{"unknown sampler", []string{"--tasks", "infill", "--model", tinyDir, "--sentences", "SENTENCES", "--samplers", "beam"}, `unknown sampler "beam"`},
+		{"English for the toy model", []string{"--tasks", "infill", "--model", tinyDir, "--sentences", evalSentences}, "not a model of this text"},
 		{"empty sentences", []string{"--tasks", "likelihood", "--model", tinyDir, "--sentences", empty}, "empty dataset"},
 		{"sentences shorter than the infill length", []string{"--tasks", "infill", "--model", tinyDir, "--sentences", "SENTENCES", "--infill-length", "30"}, "no sentence has 30 tokens"},
 		{"text model as Sudoku model", []string{"--tasks", "sudoku", "--sudoku-model", tinyDir, "--puzzles", evalPuzzles}, "not a Sudoku model"},
-		{"masked model as judge", []string{"--tasks", "genppl", "--model", tinyDir, "--sentences", evalSentences, "--judge", tinyDir + "/model.onnx"}, `a judge must be "autoregressive"`},
+		{"masked model as judge", []string{"--tasks", "genppl", "--model", tinyDir, "--sentences", "SENTENCES", "--judge", tinyDir + "/model.onnx"}, `a judge must be "autoregressive"`},
+		{"judge with another vocabulary", []string{"--tasks", "genppl", "--model", tinyDir, "--sentences", "SENTENCES", "--judge", "../../models/judge/model.onnx"},
+			"vocabulary mismatch: the model has 50 tokens but the judge has 4096"},
+		{"Brown model as Sudoku model", []string{"--tasks", "sudoku", "--sudoku-model", "../../models/brown", "--puzzles", evalPuzzles}, "not a Sudoku model: at blank cells"},
+		{"Sudoku model as text model", []string{"--tasks", "likelihood", "--model", "../../models/sudoku", "--sentences", evalSentences}, "not a model of this text: its tokenizer does not reproduce 16 of 16"},
 		{"bad budget", []string{"--tokens-per-step", "0"}, "--tokens-per-step"},
 		{"bad temperature", []string{"--temperature", "-1"}, "--temperature"},
 		{"bad size", []string{"--prompts", "0"}, "--prompts 0"},
