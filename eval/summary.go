@@ -30,10 +30,10 @@ func (r *Report) WriteSummary(w io.Writer, o MarkdownOptions, plotDir string) er
 		infill[key{row.Decoding.Sampler, row.Decoding.Setting()}] = row
 	}
 	if len(r.Samples) > 0 {
-		fmt.Fprintf(&b, "**Quality vs forward passes, per sampler.** Continuations of %d held-out Brown prompts (%d tokens, "+
-			"temperature %g) scored by the autoregressive judge (gen PPL, lower is better; distinct-2 and self-BLEU flag "+
+		fmt.Fprintf(&b, "**Quality vs forward passes, per sampler.** Continuations (%d tokens, temperature %g) of %d held-out Brown "+
+			"prompts of %d tokens, scored by the autoregressive judge (gen PPL, lower is better; distinct-2 and self-BLEU flag "+
 			"repetition), and greedy infill of masked spans of %s tokens (token accuracy). Settings: k = tokens committed per forward pass; τ, f, γ = the threshold, factor or entropy budget of an adaptive sampler.\n\n",
-			c.GenPrompts, c.GenLength, c.GenTemperature, joinInts(sortedInts(c.InfillSpans)))
+			c.GenLength, c.GenTemperature, c.GenPrompts, c.PromptLength, joinInts(sortedInts(c.InfillSpans)))
 		b.WriteString("| sampler | setting | NFE | gen PPL | distinct-2 | self-BLEU | infill NFE | infill token acc |\n|---|--:|--:|--:|--:|--:|--:|--:|\n")
 		for _, row := range r.Samples {
 			k := row.Decoding.Setting()
