@@ -62,7 +62,9 @@ func (r *Report) WriteMarkdown(w io.Writer, o MarkdownOptions) error {
 		spans := append([]int(nil), c.InfillSpans...)
 		sort.Ints(spans)
 		fmt.Fprintf(&b, "%d held-out sentences cut to %d tokens; in each, one span of %s tokens masked at the start, middle and "+
-			"end (%d items) and decoded greedily. Exact match of the whole span (EM) and token accuracy.\n\n",
+			"end (%d items) and decoded greedily. Exact match of the whole span (EM) and token accuracy. Token accuracy "+
+			"rewards the most probable token at each position on its own, which decoding a span in one pass approximates; "+
+			"exact match rewards a span that is right as a whole.\n\n",
 			c.InfillSentences, c.InfillLength, joinInts(spans), r.Infill[0].Items)
 		b.WriteString("| sampler | setting | NFE | EM | token acc |")
 		for _, k := range spans {

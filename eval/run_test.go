@@ -119,7 +119,7 @@ func TestRunAllTasks(t *testing.T) {
 	var sum bytes.Buffer
 	require.NoError(t, rep.WriteSummary(&sum, MarkdownOptions{Command: "llada eval", Plots: plots}, "docs/eval"))
 	for _, want := range []string{"`llada eval`", "| llada-low-confidence | k=1 | 8.0 |", "| 2.50 | 1.000 |", "(docs/eval/genppl.png)",
-		"(docs/eval/sudoku.png)", "**Likelihood.**", "| llada-random | k=4 | 11."} {
+		"(docs/eval/sudoku.png)", "**Likelihood.**", "Solved at one cell per forward pass: llada-random 0.0% (0/12), llada-low-confidence 100.0% (12/12)", "| llada-random | k=4 | 11."} {
 		assert.Contains(t, sum.String(), want)
 	}
 

@@ -58,6 +58,9 @@ func (r *Report) WriteSummary(w io.Writer, o MarkdownOptions, plotDir string) er
 			s := row.SudokuScore
 			fmt.Fprintf(&b, "| %s | %s | %.1f | %.1f%% | %.3f |\n", row.Decoding.Sampler, row.Decoding.Setting(), s.MeanNFE, 100*s.SolvedRate(), s.CellAcc)
 		}
+		if line := sudokuKeyLine(r.Sudoku); line != "" {
+			fmt.Fprintf(&b, "\n%s\n", line)
+		}
 		if f, ok := o.Plots[TaskSudoku]; ok {
 			fmt.Fprintf(&b, "\n![Sudoku solved vs NFE](%s)\n", path.Join(plotDir, f))
 		}
@@ -76,4 +79,25 @@ func sortedInts(v []int) []int {
 	s := append([]int(nil), v...)
 	sort.Ints(s)
 	return s
+}
+
+// sudokuKeyLine states the solved rate of each order at its most careful setting (fewest tokens per pass).
+func sudokuKeyLine(rows []SudokuRow) string {
+	best := map[string]SudokuRow{}
+	var order []string
+	for _, row := range rows {
+		cur, ok := best[row.Decoding.Sampler]
+		if !ok {
+			order = append(order, row.Decoding.Sampler)
+		}
+		if !ok || row.MeanNFE > cur.MeanNFE {
+			best[row.Decoding.Sampler] = row
+		}
+	}
+	parts := make([]string, len(order))
+	for i, n := range order {
+		row := best[n]
+		parts[i] = fmt.Sprintf("%s %.1f%% (%d/%d)", n, 100*row.SolvedRate(), row.Solved, row.Puzzles)
+	}
+	return "Solved at one cell per forward pass: " + strings.Join(parts, ", ") + "."
 }
