@@ -6,6 +6,7 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/llada-go/llada"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -96,6 +97,22 @@ func TestLikelihoodBoundExactCases(t *testing.T) {
 	one, err := LikelihoodBound(context.Background(), uniform, c, items[:1], MCConfig{Samples: 8, Batch: 8})
 	require.NoError(t, err)
 	assert.True(t, math.IsNaN(one.SE), "one draw has no standard error")
+}
+
+func TestLikelihoodBoundRejectsBadLogits(t *testing.T) {
+	c := testContract(8, 0)
+	nan := &funcDenoiser{vocab: 8, fill: func(_ []int64, p int, out []float32) {
+		for i := range out {
+			out[i] = 0
+		}
+		if p == 2 {
+			out[3] = float32(math.NaN())
+		}
+	}}
+	// Every position is masked in some copy of a 16-copy draw over 4 tokens.
+	_, err := LikelihoodBound(context.Background(), nan, c, []LikelihoodItem{{Target: []int{3, 4, 5, 6}}}, MCConfig{Samples: 16, Batch: 16})
+	require.ErrorIs(t, err, llada.ErrBadLogits)
+	assert.Contains(t, err.Error(), "position 2")
 }
 
 func TestLikelihoodBoundBadInput(t *testing.T) {

@@ -20,7 +20,8 @@ func (r *Report) WriteSummary(w io.Writer, o MarkdownOptions, plotDir string) er
 	}
 	fmt.Fprintf(&b, "## %s\n\n", title)
 	if o.Command != "" {
-		fmt.Fprintf(&b, "Regenerate the numbers and plots below with `%s` (seed %d, %s on this machine); full tables in "+
+		fmt.Fprintf(&b, "Regenerate the numbers and plots below with `%s` from the repository root, after "+
+			"`bash scripts/install-onnxruntime.sh` (seed %d, %s on this machine); full tables in "+
 			"[%s](%s).\n\n", o.Command, r.Config.Seed, fmtDuration(r.Elapsed.Seconds()), path.Join(plotDir, "RESULTS.md"), path.Join(plotDir, "RESULTS.md"))
 	}
 	c := r.Config
