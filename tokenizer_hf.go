@@ -13,6 +13,10 @@ import (
 // model (BPE, WordPiece, WordLevel), post-processor, truncation, padding and decoder, each following the
 // reference implementation (github.com/huggingface/tokenizers) so that ids match it exactly; the golden tests
 // in testdata/tokenizers check that against tokenizers@0.23.2. It is safe for concurrent use.
+//
+// Not implemented, and reported as errors naming them when a file uses them: the Unigram model, the Precompiled
+// and NMT normalizers, the UnicodeScripts and FixedLength pre-tokenizers, the CTC decoder, BPE dropout. Only
+// single sequences are encoded (pair templates are ignored) and offsets are not tracked.
 type HFTokenizer struct {
 	normalizer normalizer
 	preTok     preTokenizer
