@@ -46,6 +46,11 @@ func TestParseTokenizerErrors(t *testing.T) {
 		{"padding strategy", `{"padding":{"strategy":"Longest","direction":"Right","pad_id":0},` + bpe + `}`, `unknown strategy "Longest"`},
 		{"sparse ids", `{"model":{"type":"WordLevel","vocab":{"a":0,"b":1099511627776}}}`, "implausible vocabulary"},
 		{"sparse added id", `{"added_tokens":[{"id":100000000,"content":"<s>","special":true}],` + bpe + `}`, "implausible vocabulary"},
+		{"template id outside vocab", `{"post_processor":{"type":"TemplateProcessing","single":[{"SpecialToken":{"id":"<s>","type_id":0}},{"Sequence":{"id":"A","type_id":0}}],"special_tokens":{"<s>":{"id":"<s>","ids":[7],"tokens":["<s>"]}}},` + bpe + `}`, "special token id 7 is not in the vocabulary"},
+		{"bert ids outside vocab", `{"post_processor":{"type":"BertProcessing","sep":["[SEP]",1],"cls":["[CLS]",99]},` + bpe + `}`, "special token id 99"},
+		{"pad id outside vocab", `{"padding":{"strategy":"BatchLongest","direction":"Right","pad_id":5},` + bpe + `}`, "pad_id 5"},
+		{"huge fixed padding", `{"padding":{"strategy":{"Fixed":1000000000000},"direction":"Right","pad_id":0},` + bpe + `}`, "fixed length 1000000000000 outside"},
+		{"huge multiple", `{"padding":{"strategy":"BatchLongest","pad_to_multiple_of":1000000000000,"pad_id":0},` + bpe + `}`, "pad_to_multiple_of 1000000000000 outside"},
 		{"added token wrong type", `{"added_tokens":[{"id":"x","content":"<s>"}],` + bpe + `}`, "parse tokenizer.json"},
 	}
 	for _, tt := range tests {

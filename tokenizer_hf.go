@@ -201,6 +201,18 @@ func (t *HFTokenizer) indexVocab(added []addedToken) error {
 	for tok, id := range vocab {
 		t.idToTok[id] = tok
 	}
+	// Every id Encode can emit must have a token, or callers indexing logits by id would go out of range.
+	known := func(id int) bool { _, ok := t.IDToken(id); return ok }
+	if t.post != nil {
+		for _, id := range t.post.ids() {
+			if !known(id) {
+				return fmt.Errorf("post_processor: special token id %d is not in the vocabulary", id)
+			}
+		}
+	}
+	if t.pad != nil && !known(t.pad.padID) {
+		return fmt.Errorf("padding: pad_id %d is not in the vocabulary", t.pad.padID)
+	}
 	return nil
 }
 
