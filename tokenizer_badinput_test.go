@@ -244,3 +244,29 @@ func TestHostileRegexTimesOut(t *testing.T) {
 	_, err = tok.Encode(strings.Repeat("a", 40)+"b", false)
 	require.ErrorContains(t, err, "timeout")
 }
+
+// FuzzParseTokenizer: any bytes give a tokenizer or an error, never a panic, and a tokenizer that loads can
+// encode and decode.
+func FuzzParseTokenizer(f *testing.F) {
+	f.Add([]byte(`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]}}`))
+	f.Add([]byte(`{"normalizer":{"type":"BertNormalizer"},"pre_tokenizer":{"type":"BertPreTokenizer"},"model":{"type":"WordPiece","unk_token":"[UNK]","vocab":{"[UNK]":0,"a":1,"##b":2}}}`))
+	f.Add([]byte(`{"added_tokens":[{"id":2,"content":"<s>","special":true,"lstrip":true}],"pre_tokenizer":{"type":"Metaspace","replacement":"▁"},"decoder":{"type":"Sequence","decoders":[{"type":"ByteFallback"},{"type":"Strip","content":" ","start":1,"stop":0}]},"model":{"type":"WordLevel","unk_token":"?","vocab":{"?":0,"▁a":1}}}`))
+	f.Add([]byte(`{"truncation":{"max_length":2},"padding":{"strategy":{"Fixed":4},"pad_id":0},"pre_tokenizer":{"type":"Split","pattern":{"Regex":"\\s+"},"behavior":"MergedWithNext","invert":true},"model":{"type":"WordLevel","unk_token":"?","vocab":{"?":0}}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tok, err := ParseTokenizer(data)
+		if err != nil {
+			require.Nil(t, tok)
+			return
+		}
+		for _, s := range []string{"", "a ab b<s>", "日本 \t a"} {
+			ids, err := tok.Encode(s, true)
+			if err != nil {
+				continue // e.g. a WordLevel without its unk token: an error, not a panic
+			}
+			for _, id := range ids {
+				require.Less(t, id, tok.VocabSize())
+			}
+			_, _ = tok.Decode(ids, false)
+		}
+	})
+}
