@@ -303,7 +303,7 @@ func (m *bpe) mergeWord(w string, dst []int) ([]int, error) {
 			h = append(h, bpeMerge{rank: int(v >> 32), pos: i, id: int(uint32(v))})
 		}
 	}
-	// heapify
+	// Build the heap bottom-up: O(n) instead of n pushes.
 	for i := len(h)/2 - 1; i >= 0; i-- {
 		for j := i; ; {
 			l, r, mi := 2*j+1, 2*j+2, j
