@@ -35,7 +35,12 @@ type bpe struct {
 	cache map[string][]int
 }
 
-const bpeCacheSize = 10000
+// bpeCacheSize and bpeCacheMaxWord follow tokenizers' BPE cache (10,000 words, words under 256 bytes): long
+// words are rare repeats and would pin memory.
+const (
+	bpeCacheSize    = 10000
+	bpeCacheMaxWord = 256
+)
 
 type bpeJSON struct {
 	Type                    string          `json:"type"`
@@ -166,6 +171,9 @@ func (m *bpe) tokenize(word string, dst []int) ([]int, error) {
 			return append(dst, id), nil
 		}
 	}
+	if len(word) >= bpeCacheMaxWord {
+		return m.mergeWord(word, dst)
+	}
 	m.mu.RLock()
 	ids, ok := m.cache[word]
 	m.mu.RUnlock()
@@ -191,16 +199,22 @@ type bpeSymbol struct {
 	gone       bool
 }
 
+// bpeMerge is a queued merge; key packs (rank, pos) so that one comparison orders by rank, then leftmost.
 type bpeMerge struct {
-	rank, pos, id int
+	key uint64
+	id  int
 }
+
+func newMerge(v uint64, pos int) bpeMerge {
+	return bpeMerge{key: v>>32<<32 | uint64(pos), id: int(uint32(v))}
+}
+
+func (m bpeMerge) pos() int { return int(uint32(m.key)) }
 
 // mergeHeap is a min-heap on (rank, pos).
 type mergeHeap []bpeMerge
 
-func (h mergeHeap) less(i, j int) bool {
-	return h[i].rank < h[j].rank || (h[i].rank == h[j].rank && h[i].pos < h[j].pos)
-}
+func (h mergeHeap) less(i, j int) bool { return h[i].key < h[j].key }
 
 func (h *mergeHeap) push(x bpeMerge) {
 	*h = append(*h, x)
@@ -300,7 +314,7 @@ func (m *bpe) mergeWord(w string, dst []int) ([]int, error) {
 	var h mergeHeap = make([]bpeMerge, 0, len(syms))
 	for i := 0; i+1 < len(syms); i++ {
 		if v, ok := m.merges[uint64(syms[i].id)<<32|uint64(syms[i+1].id)]; ok {
-			h = append(h, bpeMerge{rank: int(v >> 32), pos: i, id: int(uint32(v))})
+			h = append(h, newMerge(v, i))
 		}
 	}
 	// Build the heap bottom-up: O(n) instead of n pushes.
@@ -322,7 +336,8 @@ func (m *bpe) mergeWord(w string, dst []int) ([]int, error) {
 	}
 	for len(h) > 0 {
 		top := h.pop()
-		cur := &syms[top.pos]
+		pos := top.pos()
+		cur := &syms[pos]
 		if cur.gone || cur.next < 0 {
 			continue
 		}
@@ -336,16 +351,16 @@ func (m *bpe) mergeWord(w string, dst []int) ([]int, error) {
 		cur.next = right.next
 		syms[rightPos].gone = true
 		if right.next >= 0 {
-			syms[right.next].prev = top.pos
+			syms[right.next].prev = pos
 		}
 		if cur.prev >= 0 {
 			if v, ok := m.merges[uint64(syms[cur.prev].id)<<32|uint64(cur.id)]; ok {
-				h.push(bpeMerge{rank: int(v >> 32), pos: cur.prev, id: int(uint32(v))})
+				h.push(newMerge(v, cur.prev))
 			}
 		}
 		if cur.next >= 0 {
 			if v, ok := m.merges[uint64(cur.id)<<32|uint64(syms[cur.next].id)]; ok {
-				h.push(bpeMerge{rank: int(v >> 32), pos: top.pos, id: int(uint32(v))})
+				h.push(newMerge(v, pos))
 			}
 		}
 	}
