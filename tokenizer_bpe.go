@@ -211,22 +211,46 @@ func newMerge(v uint64, pos int) bpeMerge {
 
 func (m bpeMerge) pos() int { return int(uint32(m.key)) }
 
-// mergeHeap is a min-heap on (rank, pos).
+// mergeHeap is a 4-ary min-heap on (rank, pos): half the depth of a binary heap, which matters when a whole
+// text is one word (files without a pre-tokenizer).
 type mergeHeap []bpeMerge
 
-func (h mergeHeap) less(i, j int) bool { return h[i].key < h[j].key }
+func (h mergeHeap) down(i int) {
+	n := len(h)
+	x := h[i]
+	for {
+		c := 4*i + 1
+		if c >= n {
+			break
+		}
+		m := c
+		for k := c + 1; k < c+4 && k < n; k++ {
+			if h[k].key < h[m].key {
+				m = k
+			}
+		}
+		if h[m].key >= x.key {
+			break
+		}
+		h[i] = h[m]
+		i = m
+	}
+	h[i] = x
+}
 
 func (h *mergeHeap) push(x bpeMerge) {
 	*h = append(*h, x)
 	s := *h
-	for i := len(s) - 1; i > 0; {
-		p := (i - 1) / 2
-		if !s.less(i, p) {
+	i := len(s) - 1
+	for i > 0 {
+		p := (i - 1) / 4
+		if s[p].key <= x.key {
 			break
 		}
-		s[i], s[p] = s[p], s[i]
+		s[i] = s[p]
 		i = p
 	}
+	s[i] = x
 }
 
 func (h *mergeHeap) pop() bpeMerge {
@@ -235,19 +259,8 @@ func (h *mergeHeap) pop() bpeMerge {
 	n := len(s) - 1
 	s[0] = s[n]
 	s = s[:n]
-	for i := 0; ; {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < n && s.less(l, m) {
-			m = l
-		}
-		if r < n && s.less(r, m) {
-			m = r
-		}
-		if m == i {
-			break
-		}
-		s[i], s[m] = s[m], s[i]
-		i = m
+	if n > 0 {
+		s.down(0)
 	}
 	*h = s
 	return top
@@ -318,21 +331,8 @@ func (m *bpe) mergeWord(w string, dst []int) ([]int, error) {
 		}
 	}
 	// Build the heap bottom-up: O(n) instead of n pushes.
-	for i := len(h)/2 - 1; i >= 0; i-- {
-		for j := i; ; {
-			l, r, mi := 2*j+1, 2*j+2, j
-			if l < len(h) && h.less(l, mi) {
-				mi = l
-			}
-			if r < len(h) && h.less(r, mi) {
-				mi = r
-			}
-			if mi == j {
-				break
-			}
-			h[j], h[mi] = h[mi], h[j]
-			j = mi
-		}
+	for i := (len(h) - 2) / 4; len(h) > 1 && i >= 0; i-- {
+		h.down(i)
 	}
 	for len(h) > 0 {
 		top := h.pop()

@@ -2,6 +2,8 @@ package llada
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -141,5 +143,33 @@ func TestBPEMergesLayouts(t *testing.T) {
 		ids, err := tok.Encode("abcab", false)
 		require.NoError(t, err)
 		require.Equal(t, []int{4, 3}, ids)
+	}
+}
+
+func TestMergeHeapOrder(t *testing.T) {
+	// Pops come out by rank, then leftmost position, whatever the mix of heapify and pushes.
+	r := rand.New(rand.NewPCG(3, 4))
+	for n := range 40 {
+		var h mergeHeap
+		var want []uint64
+		for i := range n {
+			m := newMerge(uint64(r.IntN(5))<<32|uint64(i), r.IntN(100))
+			h = append(h, m)
+			want = append(want, m.key)
+		}
+		for i := (len(h) - 2) / 4; len(h) > 1 && i >= 0; i-- {
+			h.down(i)
+		}
+		for range n / 2 {
+			m := newMerge(uint64(r.IntN(5))<<32, r.IntN(100))
+			h.push(m)
+			want = append(want, m.key)
+		}
+		slices.Sort(want)
+		var got []uint64
+		for len(h) > 0 {
+			got = append(got, h.pop().key)
+		}
+		require.Equal(t, want, got, "n=%d", n)
 	}
 }
