@@ -31,6 +31,10 @@ type bpe struct {
 	ignoreMerges bool
 	byteTokens   [256]int // ids of <0xXX>, -1 if absent
 
+	// joinable holds (last rune of a)<<32 | (first rune of b) for every merge (a, b); nil when segmenting long
+	// words is not valid (continuing_subword_prefix or end_of_word_suffix make symbols position-dependent).
+	joinable map[uint64]struct{}
+
 	mu    sync.RWMutex
 	cache map[string][]int
 }
@@ -118,6 +122,14 @@ func buildBPE(raw json.RawMessage) (*bpe, error) {
 		// A repeated pair keeps its last rank, as tokenizers' HashMap collect does.
 		m.merges[uint64(a)<<32|uint64(b)] = uint64(rank)<<32 | uint64(n)
 	}
+	if m.prefix == "" && m.suffix == "" {
+		m.joinable = make(map[uint64]struct{}, len(pairs))
+		for _, p := range pairs {
+			last, _ := utf8.DecodeLastRuneInString(p[0])
+			first, _ := utf8.DecodeRuneInString(p[1])
+			m.joinable[uint64(last)<<32|uint64(first)] = struct{}{}
+		}
+	}
 	return m, nil
 }
 
@@ -171,6 +183,14 @@ func (m *bpe) tokenize(word string, dst []int) ([]int, error) {
 			return append(dst, id), nil
 		}
 	}
+	if len(word) >= bpeCacheMaxWord && m.joinable != nil {
+		return m.tokenizeSegments(word, dst)
+	}
+	return m.cachedMerge(word, dst)
+}
+
+// cachedMerge is mergeWord behind the word cache.
+func (m *bpe) cachedMerge(word string, dst []int) ([]int, error) {
 	if len(word) >= bpeCacheMaxWord {
 		return m.mergeWord(word, dst)
 	}
@@ -191,6 +211,29 @@ func (m *bpe) tokenize(word string, dst []int) ([]int, error) {
 	}
 	m.mu.Unlock()
 	return dst, nil
+}
+
+// tokenizeSegments cuts a long word where no merge can ever join the two sides and merges the pieces on their
+// own (through the cache). A merge (a, b) is the only way two characters become adjacent inside one symbol, so
+// if no merge puts c2 right after c1, a boundary c1|c2 between two in-vocabulary characters is never crossed;
+// BPE then applies the same merges, in the same relative order, to each side. This matters for files without a
+// pre-tokenizer (LLaMA-2 style), where the whole text is one word.
+func (m *bpe) tokenizeSegments(word string, dst []int) ([]int, error) {
+	start, prev, prevKnown := 0, rune(-1), false
+	var err error
+	for i, r := range word {
+		_, known := m.tokens[word[i:i+utf8.RuneLen(r)]]
+		if i > 0 && known && prevKnown {
+			if _, join := m.joinable[uint64(prev)<<32|uint64(r)]; !join {
+				if dst, err = m.cachedMerge(word[start:i], dst); err != nil {
+					return dst, err
+				}
+				start = i
+			}
+		}
+		prev, prevKnown = r, known
+	}
+	return m.cachedMerge(word[start:], dst)
 }
 
 type bpeSymbol struct {

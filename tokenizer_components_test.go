@@ -3,7 +3,9 @@ package llada
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -171,5 +173,34 @@ func TestMergeHeapOrder(t *testing.T) {
 			got = append(got, h.pop().key)
 		}
 		require.Equal(t, want, got, "n=%d", n)
+	}
+}
+
+func TestBPESegmentsMatchWholeWord(t *testing.T) {
+	// Cutting long words at never-joined boundaries must not change the ids.
+	brown, err := os.ReadFile("testdata/tokenizers/brown.txt")
+	require.NoError(t, err)
+	r := rand.New(rand.NewPCG(5, 6))
+	extra := []string{"▁", "▁▁", " ", "\n", "é", "中", "😀", "\u0301", "<0x41>", "'"}
+	for _, name := range []string{"bpe-llama2.json", "bpe-metaspace.json", "bpe-qwen2.json", "bpe-llama3.json"} {
+		tok := loadTrained(t, name)
+		m := tok.model.(*bpe)
+		require.NotNil(t, m.joinable)
+		for range 200 {
+			start := r.IntN(len(brown) - 600)
+			w := []byte(strings.ReplaceAll(string(brown[start:start+256+r.IntN(300)]), " ", "▁"))
+			for range r.IntN(6) {
+				k := r.IntN(len(w))
+				w = append(w[:k], append([]byte(extra[r.IntN(len(extra))]), w[k:]...)...)
+			}
+			word := strings.ToValidUTF8(string(w), "")
+			want, err := m.mergeWord(word, nil)
+			require.NoError(t, err)
+			got, err := m.tokenizeSegments(word, nil)
+			require.NoError(t, err)
+			require.Equal(t, want, got, "%s: %q", name, word)
+		}
+		// Pieces under 256 bytes land in the cache, which words this long never do: the words were cut.
+		require.NotEmpty(t, m.cache, "%s: no word was cut", name)
 	}
 }
