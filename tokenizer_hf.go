@@ -360,3 +360,20 @@ func (t *HFTokenizer) Decode(ids []int, skipSpecial bool) (string, error) {
 	}
 	return strings.Join(out, ""), nil
 }
+
+// buildSequence builds the elements of a Sequence component (normalizer, pre-tokenizer, post-processor or
+// decoder) with build, dropping the nil ones that stand for "does nothing", and names the failing element.
+func buildSequence[T comparable](raws []json.RawMessage, build func(json.RawMessage) (T, error)) ([]T, error) {
+	var zero T
+	seq := make([]T, 0, len(raws))
+	for i, r := range raws {
+		c, err := build(r)
+		if err != nil {
+			return nil, fmt.Errorf("Sequence[%d]: %w", i, err)
+		}
+		if c != zero {
+			seq = append(seq, c)
+		}
+	}
+	return seq, nil
+}

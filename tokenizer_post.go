@@ -95,17 +95,8 @@ func buildPostProcessor(raw json.RawMessage) (postProcessor, error) {
 	}
 	switch j.Type {
 	case "Sequence":
-		var seq postSeq
-		for i, r := range j.Processors {
-			p, err := buildPostProcessor(r)
-			if err != nil {
-				return nil, fmt.Errorf("Sequence[%d]: %w", i, err)
-			}
-			if p != nil {
-				seq = append(seq, p)
-			}
-		}
-		return seq, nil
+		seq, err := buildSequence(j.Processors, buildPostProcessor)
+		return postSeq(seq), err
 	case "ByteLevel":
 		return templatePost{}, nil // only adjusts offsets, which are not tracked
 	case "TemplateProcessing":
