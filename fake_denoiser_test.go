@@ -45,3 +45,18 @@ func testContract(vocab int) Contract {
 	return Contract{Version: 1, Family: "masked", MaskID: 0, EOSID: 1, PadID: 2, EOTID: 3, BOSID: -1,
 		VocabSize: vocab, MaxSeqLen: 512}
 }
+
+// guidanceDenoiser prefers token 9 on rows that start with the prompt token 7 (conditional) and token 10 on
+// rows whose prompt is masked (unconditional), so guidance has a visible effect.
+func guidanceDenoiser() *tableDenoiser {
+	return &tableDenoiser{vocab: 16, fill: func(ids, att []int64, pos int, out []float32) {
+		for v := range out {
+			out[v] = 0
+		}
+		if ids[0] == 7 {
+			out[9], out[10] = 2, 1
+		} else {
+			out[9], out[10] = 1, 1.5
+		}
+	}}
+}

@@ -116,16 +116,7 @@ func TestBlocksAreSemiAutoregressive(t *testing.T) {
 
 func TestGuidanceBatchesCondAndUncond(t *testing.T) {
 	// Conditional rows see the prompt token 7 and prefer token 9; unconditional rows see masks and prefer 10.
-	den := &tableDenoiser{vocab: 16, fill: func(ids, att []int64, pos int, out []float32) {
-		for v := range out {
-			out[v] = 0
-		}
-		if ids[0] == 7 {
-			out[9], out[10] = 2, 1
-		} else {
-			out[9], out[10] = 1, 1.5
-		}
-	}}
+	den := guidanceDenoiser()
 	c := testContract(16)
 	steps, _ := collect(t, den, c, [][]int{{7}}, GenerateConfig{GenLength: 2, Steps: 2, CFGScale: 1})
 	require.Equal(t, 2, den.last.Rows, "cond and uncond go through one batched forward")

@@ -2,30 +2,11 @@ package llada_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/llada-go/llada"
-	"github.com/llada-go/llada/models/brown"
 )
-
-// presetClock measures the time spent inside the network, so that the benchmark can split a step into
-// forward and sampler time.
-type presetClock struct {
-	llada.Denoiser
-	mu sync.Mutex
-	d  time.Duration
-}
-
-func (c *presetClock) Forward(ctx context.Context, in llada.Batch, logits []float32) error {
-	start := time.Now()
-	err := c.Denoiser.Forward(ctx, in, logits)
-	c.mu.Lock()
-	c.d += time.Since(start)
-	c.mu.Unlock()
-	return err
-}
 
 // BenchmarkPresetsOnModel runs every preset on the embedded Brown model at gen_length 128 (blocks of 32,
 // 128 steps) and reports forward passes per token, tokens/s, and forward and sampler milliseconds per step.
@@ -33,11 +14,7 @@ func (c *presetClock) Forward(ctx context.Context, in llada.Batch, logits []floa
 //
 //	go test -run '^$' -bench BenchmarkPresetsOnModel -benchtime 2x .
 func BenchmarkPresetsOnModel(b *testing.B) {
-	m, err := brown.Open()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer m.Close()
+	m := defaultModel(b)
 	prompt, err := m.Tokenizer().Encode("The jury said that the city", true)
 	if err != nil {
 		b.Fatal(err)
@@ -65,7 +42,7 @@ func BenchmarkPresetsOnModel(b *testing.B) {
 			if s.Transfer == llada.TransferBernoulli || s.Transfer == llada.TransferFirstHitting {
 				cfg.Temperature = 1
 			}
-			clock := &presetClock{Denoiser: m.Denoiser()}
+			clock := &timedDenoiser{Denoiser: m.Denoiser()}
 			steps, nfe := 0, 0
 			start := time.Now()
 			for i := 0; i < b.N; i++ {

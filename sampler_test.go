@@ -318,16 +318,7 @@ func TestMDLMCachesUnchangedCanvas(t *testing.T) {
 func TestCachedStepsWithGuidanceMixOnce(t *testing.T) {
 	// Conditional rows prefer 9, unconditional 10; mixed once: token 9 = 1 + 2*(2-1) = 3 over 10's 0.5. Mixed
 	// twice it would still win, so check the probability the scorer saw instead: only a single mix gives it.
-	den := &tableDenoiser{vocab: 16, fill: func(ids, att []int64, pos int, out []float32) {
-		for v := range out {
-			out[v] = 0
-		}
-		if ids[0] == 7 {
-			out[9], out[10] = 2, 1
-		} else {
-			out[9], out[10] = 1, 1.5
-		}
-	}}
+	den := guidanceDenoiser()
 	c := testContract(16)
 	cfg := GenerateConfig{GenLength: 3, Steps: 24, CFGScale: 1, Sampler: SamplerByName("mdlm"), Seed: 2}
 	g, err := newGeneration(den, c, [][]int{{7}}, cfg)

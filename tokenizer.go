@@ -1,7 +1,8 @@
 package llada
 
 // Tokenizer turns text into token ids and back. It is independent of the inference backend: the default is the
-// pure-Go tokenizer.json implementation; a cgo backend can be selected with a build tag.
+// pure-Go tokenizer.json implementation (LoadTokenizer, *HFTokenizer); a cgo backend on the Rust library
+// (LoadDauletTokenizer) is compiled in with the build tag daulet.
 type Tokenizer interface {
 	// Encode returns the ids of text; addSpecial applies the tokenizer's post-processor (BOS/CLS/SEP...).
 	Encode(text string, addSpecial bool) ([]int, error)

@@ -46,6 +46,11 @@ func TestParseTokenizerErrors(t *testing.T) {
 		{"padding strategy", `{"padding":{"strategy":"Longest","direction":"Right","pad_id":0},` + bpe + `}`, `unknown strategy "Longest"`},
 		{"sparse ids", `{"model":{"type":"WordLevel","vocab":{"a":0,"b":1099511627776}}}`, "implausible vocabulary"},
 		{"sparse added id", `{"added_tokens":[{"id":100000000,"content":"<s>","special":true}],` + bpe + `}`, "implausible vocabulary"},
+		{"template id outside vocab", `{"post_processor":{"type":"TemplateProcessing","single":[{"SpecialToken":{"id":"<s>","type_id":0}},{"Sequence":{"id":"A","type_id":0}}],"special_tokens":{"<s>":{"id":"<s>","ids":[7],"tokens":["<s>"]}}},` + bpe + `}`, "special token id 7 is not in the vocabulary"},
+		{"bert ids outside vocab", `{"post_processor":{"type":"BertProcessing","sep":["[SEP]",1],"cls":["[CLS]",99]},` + bpe + `}`, "special token id 99"},
+		{"pad id outside vocab", `{"padding":{"strategy":"BatchLongest","direction":"Right","pad_id":5},` + bpe + `}`, "pad_id 5"},
+		{"huge fixed padding", `{"padding":{"strategy":{"Fixed":1000000000000},"direction":"Right","pad_id":0},` + bpe + `}`, "fixed length 1000000000000 outside"},
+		{"huge multiple", `{"padding":{"strategy":"BatchLongest","pad_to_multiple_of":1000000000000,"pad_id":0},` + bpe + `}`, "pad_to_multiple_of 1000000000000 outside"},
 		{"added token wrong type", `{"added_tokens":[{"id":"x","content":"<s>"}],` + bpe + `}`, "parse tokenizer.json"},
 	}
 	for _, tt := range tests {
@@ -161,6 +166,8 @@ func FuzzTokenizerRoundTrip(f *testing.F) {
 	}
 	// The GPT-2 style file is left out on purpose: its add_prefix_space inserts a space after every added token.
 	toks := []*HFTokenizer{loadTrained(f, "bpe-qwen2.json"), loadTrained(f, "bpe-llama3.json")}
+	// The others cannot round-trip (lowercasing, unknown words) but must still encode and decode any text.
+	others := []*HFTokenizer{loadTrained(f, "wordpiece.json"), loadTrained(f, "wordlevel.json"), loadTrained(f, "bpe-llama2.json"), loadTrained(f, "bpe-gpt2.json")}
 	f.Fuzz(func(t *testing.T, s string) {
 		for i, tok := range toks {
 			ids, err := tok.Encode(s, false)
@@ -177,6 +184,15 @@ func FuzzTokenizerRoundTrip(f *testing.F) {
 				want = normNFC(s) // Qwen2 normalizes to NFC first
 			}
 			require.Equal(t, want, got)
+		}
+		if !utf8.ValidString(s) {
+			return
+		}
+		for _, tok := range others {
+			ids, err := tok.Encode(s, true)
+			require.NoError(t, err)
+			_, err = tok.Decode(ids, false)
+			require.NoError(t, err)
 		}
 	})
 }
@@ -227,4 +243,30 @@ func TestHostileRegexTimesOut(t *testing.T) {
 	require.NoError(t, err)
 	_, err = tok.Encode(strings.Repeat("a", 40)+"b", false)
 	require.ErrorContains(t, err, "timeout")
+}
+
+// FuzzParseTokenizer: any bytes give a tokenizer or an error, never a panic, and a tokenizer that loads can
+// encode and decode.
+func FuzzParseTokenizer(f *testing.F) {
+	f.Add([]byte(`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]}}`))
+	f.Add([]byte(`{"normalizer":{"type":"BertNormalizer"},"pre_tokenizer":{"type":"BertPreTokenizer"},"model":{"type":"WordPiece","unk_token":"[UNK]","vocab":{"[UNK]":0,"a":1,"##b":2}}}`))
+	f.Add([]byte(`{"added_tokens":[{"id":2,"content":"<s>","special":true,"lstrip":true}],"pre_tokenizer":{"type":"Metaspace","replacement":"▁"},"decoder":{"type":"Sequence","decoders":[{"type":"ByteFallback"},{"type":"Strip","content":" ","start":1,"stop":0}]},"model":{"type":"WordLevel","unk_token":"?","vocab":{"?":0,"▁a":1}}}`))
+	f.Add([]byte(`{"truncation":{"max_length":2},"padding":{"strategy":{"Fixed":4},"pad_id":0},"pre_tokenizer":{"type":"Split","pattern":{"Regex":"\\s+"},"behavior":"MergedWithNext","invert":true},"model":{"type":"WordLevel","unk_token":"?","vocab":{"?":0}}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tok, err := ParseTokenizer(data)
+		if err != nil {
+			require.Nil(t, tok)
+			return
+		}
+		for _, s := range []string{"", "a ab b<s>", "日本 \t a"} {
+			ids, err := tok.Encode(s, true)
+			if err != nil {
+				continue // e.g. a WordLevel without its unk token: an error, not a panic
+			}
+			for _, id := range ids {
+				require.Less(t, id, tok.VocabSize())
+			}
+			_, _ = tok.Decode(ids, false)
+		}
+	})
 }

@@ -31,11 +31,20 @@ type bpe struct {
 	ignoreMerges bool
 	byteTokens   [256]int // ids of <0xXX>, -1 if absent
 
+	// joinable holds (last rune of a)<<32 | (first rune of b) for every merge (a, b); nil when segmenting long
+	// words is not valid (continuing_subword_prefix or end_of_word_suffix make symbols position-dependent).
+	joinable map[uint64]struct{}
+
 	mu    sync.RWMutex
 	cache map[string][]int
 }
 
-const bpeCacheSize = 10000
+// bpeCacheSize and bpeCacheMaxWord follow tokenizers' BPE cache (10,000 words, words under 256 bytes): long
+// words are rare repeats and would pin memory.
+const (
+	bpeCacheSize    = 10000
+	bpeCacheMaxWord = 256
+)
 
 type bpeJSON struct {
 	Type                    string          `json:"type"`
@@ -113,6 +122,14 @@ func buildBPE(raw json.RawMessage) (*bpe, error) {
 		// A repeated pair keeps its last rank, as tokenizers' HashMap collect does.
 		m.merges[uint64(a)<<32|uint64(b)] = uint64(rank)<<32 | uint64(n)
 	}
+	if m.prefix == "" && m.suffix == "" {
+		m.joinable = make(map[uint64]struct{}, len(pairs))
+		for _, p := range pairs {
+			last, _ := utf8.DecodeLastRuneInString(p[0])
+			first, _ := utf8.DecodeRuneInString(p[1])
+			m.joinable[uint64(last)<<32|uint64(first)] = struct{}{}
+		}
+	}
 	return m, nil
 }
 
@@ -166,6 +183,17 @@ func (m *bpe) tokenize(word string, dst []int) ([]int, error) {
 			return append(dst, id), nil
 		}
 	}
+	if len(word) >= bpeCacheMaxWord && m.joinable != nil {
+		return m.tokenizeSegments(word, dst)
+	}
+	return m.cachedMerge(word, dst)
+}
+
+// cachedMerge is mergeWord behind the word cache.
+func (m *bpe) cachedMerge(word string, dst []int) ([]int, error) {
+	if len(word) >= bpeCacheMaxWord {
+		return m.mergeWord(word, dst)
+	}
 	m.mu.RLock()
 	ids, ok := m.cache[word]
 	m.mu.RUnlock()
@@ -185,34 +213,87 @@ func (m *bpe) tokenize(word string, dst []int) ([]int, error) {
 	return dst, nil
 }
 
+// tokenizeSegments cuts a long word where no merge can ever join the two sides and merges the pieces on their
+// own (through the cache). A merge (a, b) is the only way two characters become adjacent inside one symbol, so
+// if no merge puts c2 right after c1, a boundary c1|c2 between two in-vocabulary characters is never crossed;
+// BPE then applies the same merges, in the same relative order, to each side. This matters for files without a
+// pre-tokenizer (LLaMA-2 style), where the whole text is one word.
+func (m *bpe) tokenizeSegments(word string, dst []int) ([]int, error) {
+	start, prev, prevKnown := 0, rune(-1), false
+	var err error
+	for i, r := range word {
+		_, known := m.tokens[word[i:i+utf8.RuneLen(r)]]
+		if i > 0 && known && prevKnown {
+			if _, join := m.joinable[uint64(prev)<<32|uint64(r)]; !join {
+				if dst, err = m.cachedMerge(word[start:i], dst); err != nil {
+					return dst, err
+				}
+				start = i
+			}
+		}
+		prev, prevKnown = r, known
+	}
+	return m.cachedMerge(word[start:], dst)
+}
+
 type bpeSymbol struct {
 	id         int
 	prev, next int
 	gone       bool
 }
 
+// bpeMerge is a queued merge; key packs (rank, pos) so that one comparison orders by rank, then leftmost.
 type bpeMerge struct {
-	rank, pos, id int
+	key uint64
+	id  int
 }
 
-// mergeHeap is a min-heap on (rank, pos).
+func newMerge(v uint64, pos int) bpeMerge {
+	return bpeMerge{key: v>>32<<32 | uint64(pos), id: int(uint32(v))}
+}
+
+func (m bpeMerge) pos() int { return int(uint32(m.key)) }
+
+// mergeHeap is a 4-ary min-heap on (rank, pos): half the depth of a binary heap, which matters when a whole
+// text is one word (files without a pre-tokenizer).
 type mergeHeap []bpeMerge
 
-func (h mergeHeap) less(i, j int) bool {
-	return h[i].rank < h[j].rank || (h[i].rank == h[j].rank && h[i].pos < h[j].pos)
+func (h mergeHeap) down(i int) {
+	n := len(h)
+	x := h[i]
+	for {
+		c := 4*i + 1
+		if c >= n {
+			break
+		}
+		m := c
+		for k := c + 1; k < c+4 && k < n; k++ {
+			if h[k].key < h[m].key {
+				m = k
+			}
+		}
+		if h[m].key >= x.key {
+			break
+		}
+		h[i] = h[m]
+		i = m
+	}
+	h[i] = x
 }
 
 func (h *mergeHeap) push(x bpeMerge) {
 	*h = append(*h, x)
 	s := *h
-	for i := len(s) - 1; i > 0; {
-		p := (i - 1) / 2
-		if !s.less(i, p) {
+	i := len(s) - 1
+	for i > 0 {
+		p := (i - 1) / 4
+		if s[p].key <= x.key {
 			break
 		}
-		s[i], s[p] = s[p], s[i]
+		s[i] = s[p]
 		i = p
 	}
+	s[i] = x
 }
 
 func (h *mergeHeap) pop() bpeMerge {
@@ -221,19 +302,8 @@ func (h *mergeHeap) pop() bpeMerge {
 	n := len(s) - 1
 	s[0] = s[n]
 	s = s[:n]
-	for i := 0; ; {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < n && s.less(l, m) {
-			m = l
-		}
-		if r < n && s.less(r, m) {
-			m = r
-		}
-		if m == i {
-			break
-		}
-		s[i], s[m] = s[m], s[i]
-		i = m
+	if n > 0 {
+		s.down(0)
 	}
 	*h = s
 	return top
@@ -300,29 +370,17 @@ func (m *bpe) mergeWord(w string, dst []int) ([]int, error) {
 	var h mergeHeap = make([]bpeMerge, 0, len(syms))
 	for i := 0; i+1 < len(syms); i++ {
 		if v, ok := m.merges[uint64(syms[i].id)<<32|uint64(syms[i+1].id)]; ok {
-			h = append(h, bpeMerge{rank: int(v >> 32), pos: i, id: int(uint32(v))})
+			h = append(h, newMerge(v, i))
 		}
 	}
-	// heapify
-	for i := len(h)/2 - 1; i >= 0; i-- {
-		for j := i; ; {
-			l, r, mi := 2*j+1, 2*j+2, j
-			if l < len(h) && h.less(l, mi) {
-				mi = l
-			}
-			if r < len(h) && h.less(r, mi) {
-				mi = r
-			}
-			if mi == j {
-				break
-			}
-			h[j], h[mi] = h[mi], h[j]
-			j = mi
-		}
+	// Build the heap bottom-up: O(n) instead of n pushes.
+	for i := (len(h) - 2) / 4; len(h) > 1 && i >= 0; i-- {
+		h.down(i)
 	}
 	for len(h) > 0 {
 		top := h.pop()
-		cur := &syms[top.pos]
+		pos := top.pos()
+		cur := &syms[pos]
 		if cur.gone || cur.next < 0 {
 			continue
 		}
@@ -336,16 +394,16 @@ func (m *bpe) mergeWord(w string, dst []int) ([]int, error) {
 		cur.next = right.next
 		syms[rightPos].gone = true
 		if right.next >= 0 {
-			syms[right.next].prev = top.pos
+			syms[right.next].prev = pos
 		}
 		if cur.prev >= 0 {
 			if v, ok := m.merges[uint64(syms[cur.prev].id)<<32|uint64(cur.id)]; ok {
-				h.push(bpeMerge{rank: int(v >> 32), pos: cur.prev, id: int(uint32(v))})
+				h.push(newMerge(v, cur.prev))
 			}
 		}
 		if cur.next >= 0 {
 			if v, ok := m.merges[uint64(cur.id)<<32|uint64(syms[cur.next].id)]; ok {
-				h.push(bpeMerge{rank: int(v >> 32), pos: top.pos, id: int(uint32(v))})
+				h.push(newMerge(v, pos))
 			}
 		}
 	}

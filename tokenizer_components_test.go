@@ -2,6 +2,10 @@ package llada
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -141,5 +145,62 @@ func TestBPEMergesLayouts(t *testing.T) {
 		ids, err := tok.Encode("abcab", false)
 		require.NoError(t, err)
 		require.Equal(t, []int{4, 3}, ids)
+	}
+}
+
+func TestMergeHeapOrder(t *testing.T) {
+	// Pops come out by rank, then leftmost position, whatever the mix of heapify and pushes.
+	r := rand.New(rand.NewPCG(3, 4))
+	for n := range 40 {
+		var h mergeHeap
+		var want []uint64
+		for i := range n {
+			m := newMerge(uint64(r.IntN(5))<<32|uint64(i), r.IntN(100))
+			h = append(h, m)
+			want = append(want, m.key)
+		}
+		for i := (len(h) - 2) / 4; len(h) > 1 && i >= 0; i-- {
+			h.down(i)
+		}
+		for range n / 2 {
+			m := newMerge(uint64(r.IntN(5))<<32, r.IntN(100))
+			h.push(m)
+			want = append(want, m.key)
+		}
+		slices.Sort(want)
+		var got []uint64
+		for len(h) > 0 {
+			got = append(got, h.pop().key)
+		}
+		require.Equal(t, want, got, "n=%d", n)
+	}
+}
+
+func TestBPESegmentsMatchWholeWord(t *testing.T) {
+	// Cutting long words at never-joined boundaries must not change the ids.
+	brown, err := os.ReadFile("testdata/tokenizers/brown.txt")
+	require.NoError(t, err)
+	r := rand.New(rand.NewPCG(5, 6))
+	extra := []string{"▁", "▁▁", " ", "\n", "é", "中", "😀", "\u0301", "<0x41>", "'"}
+	for _, name := range []string{"bpe-llama2.json", "bpe-metaspace.json", "bpe-qwen2.json", "bpe-llama3.json"} {
+		tok := loadTrained(t, name)
+		m := tok.model.(*bpe)
+		require.NotNil(t, m.joinable)
+		for range 200 {
+			start := r.IntN(len(brown) - 600)
+			w := []byte(strings.ReplaceAll(string(brown[start:start+256+r.IntN(300)]), " ", "▁"))
+			for range r.IntN(6) {
+				k := r.IntN(len(w))
+				w = append(w[:k], append([]byte(extra[r.IntN(len(extra))]), w[k:]...)...)
+			}
+			word := strings.ToValidUTF8(string(w), "")
+			want, err := m.mergeWord(word, nil)
+			require.NoError(t, err)
+			got, err := m.tokenizeSegments(word, nil)
+			require.NoError(t, err)
+			require.Equal(t, want, got, "%s: %q", name, word)
+		}
+		// Pieces under 256 bytes land in the cache, which words this long never do: the words were cut.
+		require.NotEmpty(t, m.cache, "%s: no word was cut", name)
 	}
 }

@@ -110,17 +110,8 @@ func buildDecoder(raw json.RawMessage) (decoder, error) {
 	}
 	switch j.Type {
 	case "Sequence":
-		var seq decoderSeq
-		for i, r := range j.Decoders {
-			d, err := buildDecoder(r)
-			if err != nil {
-				return nil, fmt.Errorf("Sequence[%d]: %w", i, err)
-			}
-			if d != nil {
-				seq = append(seq, d)
-			}
-		}
-		return seq, nil
+		seq, err := buildSequence(j.Decoders, buildDecoder)
+		return decoderSeq(seq), err
 	case "ByteLevel":
 		return decoderFunc(byteLevelDecode), nil
 	case "WordPiece":

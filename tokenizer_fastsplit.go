@@ -102,15 +102,19 @@ func contraction(s string, i int, fold bool) int {
 		return r
 	}
 	c1, n1 := at(s, i+1)
+	var second rune
 	switch lower(c1) {
 	case 's', 't', 'm', 'd':
 		return i + 1 + n1
-	case 'r', 'v', 'l':
-		c2, n2 := at(s, i+1+n1)
-		want := map[rune]rune{'r': 'e', 'v': 'e', 'l': 'l'}[lower(c1)]
-		if lower(c2) == want {
-			return i + 1 + n1 + n2
-		}
+	case 'r', 'v':
+		second = 'e'
+	case 'l':
+		second = 'l'
+	default:
+		return -1
+	}
+	if c2, n2 := at(s, i+1+n1); lower(c2) == second {
+		return i + 1 + n1 + n2
 	}
 	return -1
 }
@@ -128,7 +132,7 @@ func wsTail(s string, i, j int) int {
 }
 
 func gpt2Next(s string, i int) int {
-	c, n := at(s, i)
+	c, _ := at(s, i)
 	if c == '\'' {
 		if j := contraction(s, i, false); j > 0 {
 			return j
@@ -136,11 +140,8 @@ func gpt2Next(s string, i int) int {
 	}
 	start := i
 	if c == ' ' {
-		c2, _ := at(s, i+1)
-		if c2 >= 0 && !isS(c2) {
-			start = i + 1 // " ?" takes the space when a word, number or symbol run follows
-			c, n = c2, 0
-			_ = n
+		if c2, _ := at(s, i+1); c2 >= 0 && !isS(c2) {
+			start, c = i+1, c2 // " ?" takes the space when a word, number or symbol run follows
 		}
 	}
 	switch {

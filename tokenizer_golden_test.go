@@ -46,6 +46,8 @@ type goldenFile struct {
 	MaxID     int          `json:"max_id"`
 	IDSample  [][2]any     `json:"id_sample"`
 	Cases     []goldenCase `json:"cases"`
+	// Single holds [case index, decode of each id alone, same with skipSpecial] for non-ASCII hard strings.
+	Single [][3]json.RawMessage `json:"single"`
 }
 
 // restore undoes the oracle's compaction: absent means equal to ref, {"wrap": [h, t]} means h + ref + t.
@@ -179,7 +181,26 @@ func TestTokenizerGolden(t *testing.T) {
 					fails++
 				}
 			}
-			t.Logf("%s: %d/%d cases match %s", name, len(gf.Cases)-fails, len(gf.Cases), gf.Oracle)
+			singles := 0
+			for _, sg := range gf.Single {
+				var i int
+				var dec, decSkip []string
+				require.NoError(t, json.Unmarshal(sg[0], &i))
+				require.NoError(t, json.Unmarshal(sg[1], &dec))
+				require.NoError(t, json.Unmarshal(sg[2], &decSkip))
+				require.Less(t, i, len(gf.Cases))
+				for k := range dec {
+					id := gf.Cases[i].IDs[k]
+					got, err := tok.Decode([]int{id}, false)
+					require.NoError(t, err)
+					require.Equal(t, dec[k], got, "case %d: decode of id %d alone", i, id)
+					got, err = tok.Decode([]int{id}, true)
+					require.NoError(t, err)
+					require.Equal(t, decSkip[k], got, "case %d: decode of id %d alone, skipping specials", i, id)
+					singles++
+				}
+			}
+			t.Logf("%s: %d/%d cases match %s; %d single-id decodes match", name, len(gf.Cases)-fails, len(gf.Cases), gf.Oracle, singles)
 		})
 	}
 }

@@ -13,6 +13,10 @@ import (
 // model (BPE, WordPiece, WordLevel), post-processor, truncation, padding and decoder, each following the
 // reference implementation (github.com/huggingface/tokenizers) so that ids match it exactly; the golden tests
 // in testdata/tokenizers check that against tokenizers@0.23.2. It is safe for concurrent use.
+//
+// Not implemented, and reported as errors naming them when a file uses them: the Unigram model, the Precompiled
+// and NMT normalizers, the UnicodeScripts and FixedLength pre-tokenizers, the CTC decoder, BPE dropout. Only
+// single sequences are encoded (pair templates are ignored) and offsets are not tracked.
 type HFTokenizer struct {
 	normalizer normalizer
 	preTok     preTokenizer
@@ -197,6 +201,18 @@ func (t *HFTokenizer) indexVocab(added []addedToken) error {
 	for tok, id := range vocab {
 		t.idToTok[id] = tok
 	}
+	// Every id Encode can emit must have a token, or callers indexing logits by id would go out of range.
+	known := func(id int) bool { _, ok := t.IDToken(id); return ok }
+	if t.post != nil {
+		for _, id := range t.post.ids() {
+			if !known(id) {
+				return fmt.Errorf("post_processor: special token id %d is not in the vocabulary", id)
+			}
+		}
+	}
+	if t.pad != nil && !known(t.pad.padID) {
+		return fmt.Errorf("padding: pad_id %d is not in the vocabulary", t.pad.padID)
+	}
 	return nil
 }
 
@@ -343,4 +359,21 @@ func (t *HFTokenizer) Decode(ids []int, skipSpecial bool) (string, error) {
 		return "", fmt.Errorf("tokenizer: decode: %w", err)
 	}
 	return strings.Join(out, ""), nil
+}
+
+// buildSequence builds the elements of a Sequence component (normalizer, pre-tokenizer, post-processor or
+// decoder) with build, dropping the nil ones that stand for "does nothing", and names the failing element.
+func buildSequence[T comparable](raws []json.RawMessage, build func(json.RawMessage) (T, error)) ([]T, error) {
+	var zero T
+	seq := make([]T, 0, len(raws))
+	for i, r := range raws {
+		c, err := build(r)
+		if err != nil {
+			return nil, fmt.Errorf("Sequence[%d]: %w", i, err)
+		}
+		if c != zero {
+			seq = append(seq, c)
+		}
+	}
+	return seq, nil
 }

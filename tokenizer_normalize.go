@@ -112,17 +112,8 @@ func buildNormalizer(raw json.RawMessage) (normalizer, error) {
 	}
 	switch j.Type {
 	case "Sequence":
-		var seq normalizerSeq
-		for i, r := range j.Normalizers {
-			n, err := buildNormalizer(r)
-			if err != nil {
-				return nil, fmt.Errorf("Sequence[%d]: %w", i, err)
-			}
-			if n != nil {
-				seq = append(seq, n)
-			}
-		}
-		return seq, nil
+		seq, err := buildSequence(j.Normalizers, buildNormalizer)
+		return normalizerSeq(seq), err
 	case "NFC":
 		return normalizerFunc(func(s string) (string, error) { return norm.NFC.String(s), nil }), nil
 	case "NFD":

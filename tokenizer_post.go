@@ -10,6 +10,7 @@ import (
 type postProcessor interface {
 	process(ids []int) []int
 	added() int // how many ids process adds, for truncation
+	ids() []int // every id process can add, for validation
 }
 
 // templatePost is TemplateProcessing's single template, resolved to ids: the sequence sits between before and after.
@@ -24,6 +25,8 @@ func (p templatePost) process(ids []int) []int {
 
 func (p templatePost) added() int { return len(p.before) + len(p.after) }
 
+func (p templatePost) ids() []int { return append(append([]int(nil), p.before...), p.after...) }
+
 type postSeq []postProcessor
 
 func (q postSeq) process(ids []int) []int {
@@ -31,6 +34,14 @@ func (q postSeq) process(ids []int) []int {
 		ids = p.process(ids)
 	}
 	return ids
+}
+
+func (q postSeq) ids() []int {
+	var out []int
+	for _, p := range q {
+		out = append(out, p.ids()...)
+	}
+	return out
 }
 
 func (q postSeq) added() int {
@@ -84,17 +95,8 @@ func buildPostProcessor(raw json.RawMessage) (postProcessor, error) {
 	}
 	switch j.Type {
 	case "Sequence":
-		var seq postSeq
-		for i, r := range j.Processors {
-			p, err := buildPostProcessor(r)
-			if err != nil {
-				return nil, fmt.Errorf("Sequence[%d]: %w", i, err)
-			}
-			if p != nil {
-				seq = append(seq, p)
-			}
-		}
-		return seq, nil
+		seq, err := buildSequence(j.Processors, buildPostProcessor)
+		return postSeq(seq), err
 	case "ByteLevel":
 		return templatePost{}, nil // only adjusts offsets, which are not tracked
 	case "TemplateProcessing":

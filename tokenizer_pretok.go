@@ -226,17 +226,8 @@ func buildPreTokenizer(raw json.RawMessage) (preTokenizer, error) {
 	}
 	switch j.Type {
 	case "Sequence":
-		var seq preTokSeq
-		for i, r := range j.Pretokenizers {
-			p, err := buildPreTokenizer(r)
-			if err != nil {
-				return nil, fmt.Errorf("Sequence[%d]: %w", i, err)
-			}
-			if p != nil {
-				seq = append(seq, p)
-			}
-		}
-		return seq, nil
+		seq, err := buildSequence(j.Pretokenizers, buildPreTokenizer)
+		return preTokSeq(seq), err
 	case "ByteLevel":
 		p := byteLevelPreTok{addPrefixSpace: boolOr(j.AddPrefixSpace, true)}
 		if boolOr(j.UseRegex, true) {

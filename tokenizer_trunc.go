@@ -68,6 +68,9 @@ type padding struct {
 	padID    int
 }
 
+// maxPadLength bounds padding targets read from a file, which size allocations.
+const maxPadLength = 1 << 20
+
 func parsePadding(raw json.RawMessage) (*padding, error) {
 	if isJSONNull(raw) {
 		return nil, nil
@@ -92,8 +95,8 @@ func parsePadding(raw json.RawMessage) (*padding, error) {
 			return nil, fmt.Errorf("padding: unknown strategy %q", name)
 		}
 	case json.Unmarshal(j.Strategy, &fixed) == nil && fixed.Fixed != nil:
-		if *fixed.Fixed < 0 {
-			return nil, fmt.Errorf("padding: negative fixed length")
+		if *fixed.Fixed < 0 || *fixed.Fixed > maxPadLength {
+			return nil, fmt.Errorf("padding: fixed length %d outside [0, %d]", *fixed.Fixed, maxPadLength)
 		}
 		p.strategy = *fixed.Fixed
 	default:
@@ -107,8 +110,8 @@ func parsePadding(raw json.RawMessage) (*padding, error) {
 		return nil, fmt.Errorf("padding: unknown direction %q", j.Direction)
 	}
 	if j.PadToMultipleOf != nil {
-		if *j.PadToMultipleOf < 0 {
-			return nil, fmt.Errorf("padding: negative pad_to_multiple_of")
+		if *j.PadToMultipleOf < 0 || *j.PadToMultipleOf > maxPadLength {
+			return nil, fmt.Errorf("padding: pad_to_multiple_of %d outside [0, %d]", *j.PadToMultipleOf, maxPadLength)
 		}
 		p.multiple = *j.PadToMultipleOf
 	}

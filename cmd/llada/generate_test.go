@@ -113,3 +113,9 @@ func TestGenerateWithSamplerPreset(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errs, "no-such-sampler")
 }
+
+func TestGenerateChatNeedsTemplate(t *testing.T) {
+	_, errs, code := runCLI(t, "", "generate", "--model", tinyDir, "--prompt", "w5", "--chat")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errs, "no llada.chat_template")
+}

@@ -152,9 +152,24 @@ async function cmdGolden(tokFile, outFile) {
     max_id: maxID,
     id_sample: sample,
   }
+  // Streaming decoders show partial outputs: decode each of the first ids of the non-ASCII hard strings alone
+  // (split UTF-8 sequences, byte fallback, Metaspace's first-token rule).
+  const single = []
+  const nHard = JSON.parse(fs.readFileSync(path.join(DATA, 'corpus.json'), 'utf8')).hard.length
+  for (let i = 0; i < nHard; i++) {
+    if (/^[\x00-\x7f]*$/.test(cases[i]) && !cases[i].includes('<')) continue
+    const ids = out[i].ids.slice(0, 24)
+    const dec = [], decSkip = []
+    for (const id of ids) {
+      dec.push(await tok.decode([id], false))
+      decSkip.push(await tok.decode([id], true))
+    }
+    single.push([i, dec, decSkip])
+  }
   // One case per line keeps diffs readable when the corpus grows.
   const head = JSON.stringify(golden)
-  fs.writeFileSync(outFile, head.slice(0, -1) + ',"cases":[\n' + out.map((c) => JSON.stringify(c)).join(',\n') + '\n]}\n')
+  fs.writeFileSync(outFile, head.slice(0, -1) + ',"cases":[\n' + out.map((c) => JSON.stringify(c)).join(',\n') +
+    '\n],"single":[\n' + single.map((c) => JSON.stringify(c)).join(',\n') + '\n]}\n')
   console.log(`wrote ${outFile}: ${out.length} cases, ${fs.statSync(outFile).size} bytes`)
 }
 
