@@ -3,6 +3,7 @@ package llada_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"testing"
@@ -36,7 +37,9 @@ var (
 )
 
 func defaultModel(b *testing.B) *llada.Model {
-	benchOnce.Do(func() { benchModel, benchErr = brown.Open() })
+	benchOnce.Do(func() {
+		benchModel, benchErr = brown.Open(llada.WithThreadSpinning(os.Getenv("LLADA_BENCH_SPIN") != "0"))
+	})
 	if benchErr != nil {
 		b.Fatal(benchErr)
 	}

@@ -63,6 +63,13 @@ func WithIntraOpThreads(n int) Option {
 	return func(o *options) { o.onnx = append(o.onnx, onnx.WithIntraOpThreads(n)) }
 }
 
+// WithThreadSpinning sets whether ONNX Runtime's worker threads busy-wait between runs. Spinning makes
+// back-to-back runs start a little sooner but keeps the cores busy while the Go sampler works between forward
+// passes; see BenchmarkGenerateDefaultModel for its effect on this package's step loop.
+func WithThreadSpinning(enabled bool) Option {
+	return func(o *options) { o.onnx = append(o.onnx, onnx.WithThreadSpinning(enabled)) }
+}
+
 // WithCUDA runs the network on a CUDA device. It needs a CUDA build of ONNX Runtime, which the install script
 // does not provide; with the CPU library, Open fails with an error that says so.
 func WithCUDA(deviceID int) Option {
