@@ -653,3 +653,86 @@ func TestStopAtEOSParity(t *testing.T) {
 	require.Positive(t, used, "no single-row golden ends in EOS: nothing tested")
 	t.Logf("%d goldens with an EOS replayed with StopAtEOS", used)
 }
+
+// TestReMDMLoopLaw checks ReMDM's loop phase (Wang et al. 2025, Sec. 4.2 "ReMDM-loop"): while
+// t_off < t <= t_on, alpha is held at alpha_on and every decoded token is remasked with probability eta, and
+// each mask is unmasked with probability (alpha_s - (1-eta) alpha_t)/(1 - alpha_t) = eta*alpha_on/(1-alpha_on);
+// outside the loop no token is ever remasked. Counts over seeds must sit within 5.5 standard deviations, and a
+// 30% wrong eta must not fit the remask count.
+func TestReMDMLoopLaw(t *testing.T) {
+	const genLength, steps, seeds = 32, 40, 150
+	const zCrit = 5.5
+	c := testContract(8)
+	den := &tableDenoiser{vocab: 8, fill: func(ids, _ []int64, pos int, out []float32) {
+		for i := range out {
+			out[i] = float32((i*3 + pos) % 4)
+		}
+	}}
+	smp := SamplerByName("remdm-loop").withDefaults()
+	eta, tOn, tOff, alphaOn := 0.1, smp.TOn, smp.TOff, smp.AlphaOn
+	grid := make([]float64, steps+1)
+	for i := range grid {
+		grid[i] = 1 + (smp.Eps-1)*float64(i)/float64(steps)
+	}
+	type tally struct{ obs, mean, varSum float64 }
+	var remask, unmask [2]tally // [0]: eta, [1]: 1.3*eta
+	outsideRemasks := 0
+	loopSteps := 0
+	for seed := uint64(0); seed < seeds; seed++ {
+		s := SamplerByName("remdm-loop")
+		s.Eta = eta
+		cfg := GenerateConfig{GenLength: genLength, Steps: steps, Temperature: 1, Sampler: s, Seed: seed}
+		before := make([]int, 1+genLength)
+		before[0] = 5
+		for i := 1; i <= genLength; i++ {
+			before[i] = c.MaskID
+		}
+		for st, err := range Stream(context.Background(), den, c, [][]int{{5}}, cfg) {
+			require.NoError(t, err)
+			if st.Step >= steps {
+				break
+			}
+			tt := grid[st.Step]
+			inLoop := tt <= tOn && tt > tOff
+			if !inLoop {
+				outsideRemasks += len(st.Remasked[0])
+				before = slices.Clone(st.Canvas)
+				continue
+			}
+			if seed == 0 {
+				loopSteps++
+			}
+			decoded, masked, unmasked := 0, 0, 0
+			for _, id := range before[1:] {
+				if id == c.MaskID {
+					masked++
+				} else {
+					decoded++
+				}
+			}
+			for _, p := range st.Committed[0] {
+				if before[p] == c.MaskID {
+					unmasked++
+				}
+			}
+			for k, e := range []float64{eta, 1.3 * eta} {
+				remask[k].mean += float64(decoded) * e
+				remask[k].varSum += float64(decoded) * e * (1 - e)
+				pu := e * alphaOn / (1 - alphaOn)
+				unmask[k].mean += float64(masked) * pu
+				unmask[k].varSum += float64(masked) * pu * (1 - pu)
+				remask[k].obs += float64(len(st.Remasked[0]))
+				unmask[k].obs += float64(unmasked)
+			}
+			before = slices.Clone(st.Canvas)
+		}
+	}
+	require.Positive(t, loopSteps, "the grid never enters the loop phase: nothing tested")
+	assert.Zero(t, outsideRemasks, "tokens remasked outside the loop phase")
+	z := func(x tally) float64 { return (x.obs - x.mean) / math.Sqrt(x.varSum) }
+	require.Positive(t, remask[0].mean)
+	assert.Less(t, math.Abs(z(remask[0])), zCrit, "remasked %v vs expected %v", remask[0].obs, remask[0].mean)
+	assert.Less(t, math.Abs(z(unmask[0])), zCrit, "unmasked %v vs expected %v", unmask[0].obs, unmask[0].mean)
+	assert.Greater(t, math.Abs(z(remask[1])), zCrit, "a 30%% larger eta fits the remask count too: no power")
+	t.Logf("%d loop steps; remask z=%.2f (wrong eta z=%.2f), unmask z=%.2f", loopSteps, z(remask[0]), z(remask[1]), z(unmask[0]))
+}
