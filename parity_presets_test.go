@@ -422,11 +422,7 @@ func TestReMDMRates(t *testing.T) {
 					smp.Eta = tc.eta
 				}
 				cfg := GenerateConfig{GenLength: genLength, Steps: steps, Temperature: 1, Sampler: smp, Seed: seed}
-				before := make([]int, 1+genLength)
-				before[0] = 5
-				for i := 1; i <= genLength; i++ {
-					before[i] = c.MaskID
-				}
+				before := maskedCanvas(5, genLength, c.MaskID)
 				for st, err := range Stream(context.Background(), den, c, [][]int{{5}}, cfg) {
 					require.NoError(t, err)
 					if st.Step >= steps {
@@ -682,11 +678,7 @@ func TestReMDMLoopLaw(t *testing.T) {
 		s := SamplerByName("remdm-loop")
 		s.Eta = eta
 		cfg := GenerateConfig{GenLength: genLength, Steps: steps, Temperature: 1, Sampler: s, Seed: seed}
-		before := make([]int, 1+genLength)
-		before[0] = 5
-		for i := 1; i <= genLength; i++ {
-			before[i] = c.MaskID
-		}
+		before := maskedCanvas(5, genLength, c.MaskID)
 		for st, err := range Stream(context.Background(), den, c, [][]int{{5}}, cfg) {
 			require.NoError(t, err)
 			if st.Step >= steps {
@@ -735,4 +727,14 @@ func TestReMDMLoopLaw(t *testing.T) {
 	assert.Less(t, math.Abs(z(unmask[0])), zCrit, "unmasked %v vs expected %v", unmask[0].obs, unmask[0].mean)
 	assert.Greater(t, math.Abs(z(remask[1])), zCrit, "a 30%% larger eta fits the remask count too: no power")
 	t.Logf("%d loop steps; remask z=%.2f (wrong eta z=%.2f), unmask z=%.2f", loopSteps, z(remask[0]), z(remask[1]), z(unmask[0]))
+}
+
+// maskedCanvas is the starting canvas of the ReMDM law tests: one prompt token, then genLength masks.
+func maskedCanvas(prompt, genLength, mask int) []int {
+	canvas := make([]int, 1+genLength)
+	canvas[0] = prompt
+	for i := 1; i <= genLength; i++ {
+		canvas[i] = mask
+	}
+	return canvas
 }
