@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -38,7 +39,9 @@ var (
 
 func defaultModel(b *testing.B) *llada.Model {
 	benchOnce.Do(func() {
-		benchModel, benchErr = brown.Open(llada.WithThreadSpinning(os.Getenv("LLADA_BENCH_SPIN") != "0"))
+		threads, _ := strconv.Atoi(os.Getenv("LLADA_BENCH_THREADS")) // 0: ONNX Runtime's default
+		benchModel, benchErr = brown.Open(llada.WithThreadSpinning(os.Getenv("LLADA_BENCH_SPIN") != "0"),
+			llada.WithIntraOpThreads(threads))
 	})
 	if benchErr != nil {
 		b.Fatal(benchErr)
