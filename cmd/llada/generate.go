@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/llada-go/llada"
+	"github.com/llada-go/llada/chat"
 )
 
 func init() {
@@ -71,7 +72,7 @@ func runGenerate(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	fs.BoolVar(&cfg.SuppressEOS, "suppress-eos", false, "never generate EOS (LLaDA logits_eos_inf)")
 	fs.BoolVar(&cfg.DeferEOS, "defer-eos", false, "commit EOS/EOT proposals last (LLaDA confidence_eos_eot_inf)")
 	format := fs.String("format", "text", "output format: text or json")
-	chat := fs.Bool("chat", false, "wrap the prompt as a user turn with the model's chat template (llada.chat_template)")
+	useChat := fs.Bool("chat", false, "wrap the prompt as a user turn with the model's chat template (llada.chat_template)")
 	live := fs.String("live", "auto", "show the canvas being denoised: auto (when stdout is a terminal), on, off")
 	applySampler := addSamplerFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -117,12 +118,12 @@ func runGenerate(ctx context.Context, args []string, stdin io.Reader, stdout, st
 			text = strings.TrimRight(string(b), "\n")
 		}
 		addSpecial := true
-		if *chat {
+		if *useChat {
 			tmpl := m.Contract().ChatTemplate
 			if tmpl == "" {
 				return errors.New("--chat: the model has no llada.chat_template metadata")
 			}
-			if text, err = llada.RenderChat(tmpl, []llada.ChatMessage{{Role: "user", Content: text}}, true, nil); err != nil {
+			if text, err = chat.Render(tmpl, []chat.Message{{Role: "user", Content: text}}, true, nil); err != nil {
 				return fmt.Errorf("--chat: %w", err)
 			}
 			addSpecial = false // the template writes BOS and the other specials itself

