@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/llada-go/llada"
-	"github.com/llada-go/llada/models/brown"
 )
 
 // timedDenoiser measures the time spent inside the network so that the benchmark can report the sampler's own
@@ -40,7 +39,7 @@ var (
 func defaultModel(b *testing.B) *llada.Model {
 	benchOnce.Do(func() {
 		threads, _ := strconv.Atoi(os.Getenv("LLADA_BENCH_THREADS")) // 0: ONNX Runtime's default
-		benchModel, benchErr = brown.Open(llada.WithThreadSpinning(os.Getenv("LLADA_BENCH_SPIN") != "0"),
+		benchModel, benchErr = llada.Open("models/brown", llada.WithThreadSpinning(os.Getenv("LLADA_BENCH_SPIN") != "0"),
 			llada.WithIntraOpThreads(threads))
 	})
 	if benchErr != nil {

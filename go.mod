@@ -1,6 +1,6 @@
 module github.com/llada-go/llada
 
-go 1.26.8
+go 1.24.4
 
 require (
 	github.com/daulet/tokenizers v1.24.0
