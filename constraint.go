@@ -1,10 +1,11 @@
 package llada
 
 import (
-	"encoding/binary"
+	"bytes"
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 )
 
@@ -41,6 +42,9 @@ type Constraint struct {
 	// next[s*classes+k] is the state reached from DFA state s by class k (-1: dead). Rows 0..n-1 are the
 	// DFA's states, row n is the end state (after an EOS), where only class 1 loops.
 	next []int32
+	// The same table sparse: state s's live classes are liveK[liveOff[s]:liveOff[s+1]], with their
+	// successors in liveT; most states of a structured pattern have few.
+	liveOff, liveK, liveT []int32
 }
 
 // ConstraintOption configures constraint compilation.
@@ -89,10 +93,11 @@ func compileConstraint(pattern string, vocab Vocabulary, o constraintOptions) (*
 	if err != nil {
 		return nil, err
 	}
-	d, err := core.trimmed(o.maxStates)
+	d, err := core.minimize().trimmed(o.maxStates)
 	if err != nil {
 		return nil, err
 	}
+	d = d.minimize()
 	c := &Constraint{pattern: pattern, dfa: d, vocab: vocab.VocabSize()}
 	if c.vocab <= 0 {
 		return nil, fmt.Errorf("llada: constraint: vocabulary size %d", c.vocab)
@@ -101,34 +106,35 @@ func compileConstraint(pattern string, vocab Vocabulary, o constraintOptions) (*
 	rows := n + 1 // the end state
 	c.tokClass = make([]int32, c.vocab)
 	c.special = make([]bool, c.vocab)
-	index := map[string]int32{}
-	vec := make([]int32, n)
-	key := make([]byte, 4*n)
-	var table [][]int32 // per class, successor per DFA state
-	table = append(table, nil, nil)
+	var ids []int32
+	toks := make([][]byte, c.vocab)
 	for id := 0; id < c.vocab; id++ {
 		bs, special, err := vocab.TokenBytes(id)
 		if err != nil {
 			return nil, fmt.Errorf("llada: constraint: token %d: %w", id, err)
 		}
 		if special {
-			c.special[id] = true
-			continue // class 0; end tokens are assigned per generation
-		}
-		live := false
-		for s := 0; s < n; s++ {
-			vec[s] = d.run(int32(s), bs)
-			live = live || vec[s] >= 0
-			binary.LittleEndian.PutUint32(key[4*s:], uint32(vec[s]))
-		}
-		if !live {
+			c.special[id] = true // class 0; end tokens are assigned per generation
 			continue
 		}
-		k, ok := index[string(key)]
+		toks[id] = bs
+		ids = append(ids, int32(id))
+	}
+	part := liftClasses(d, toks, ids)
+	// Dense class numbers from 2 in order of first appearance; 0 stays dead.
+	dense := map[int32]int32{0: 0}
+	var table [][]int32 // per class, successor per DFA state
+	table = append(table, nil, nil)
+	for x, id := range ids {
+		k, ok := dense[part[x]]
 		if !ok {
 			k = int32(len(table))
-			index[string(key)] = k
-			table = append(table, append([]int32(nil), vec...))
+			dense[part[x]] = k
+			vec := make([]int32, n)
+			for st := range vec {
+				vec[st] = d.run(int32(st), toks[id])
+			}
+			table = append(table, vec)
 		}
 		c.tokClass[id] = k
 	}
@@ -148,7 +154,102 @@ func compileConstraint(pattern string, vocab Vocabulary, o constraintOptions) (*
 			}
 		}
 	}
+	c.liveOff = make([]int32, rows+1)
+	for s := 0; s < rows; s++ {
+		for k, t := range c.next[s*c.classes : (s+1)*c.classes] {
+			if t >= 0 {
+				c.liveK = append(c.liveK, int32(k))
+				c.liveT = append(c.liveT, t)
+			}
+		}
+		c.liveOff[s+1] = int32(len(c.liveK))
+	}
 	return c, nil
+}
+
+// liftClasses partitions the tokens ids (with byte strings toks) by how they move every state of d: two
+// tokens share a class exactly when they reach the same state (or die) from each state. It refines the
+// partition state by state over a trie of the tokens' bytes, so a shared prefix is run once and the
+// subtree behind a prefix that dies is skipped: the work per state is the trie nodes alive from it. Class 0
+// is dead from every state. The result is indexed like ids (which it sorts by bytes).
+func liftClasses(d *byteDFA, toks [][]byte, ids []int32) []int32 {
+	slices.SortFunc(ids, func(a, b int32) int { return bytes.Compare(toks[a], toks[b]) })
+	// The trie in preorder: node i is the byte b[i] at depth[i] (from 1), its subtree ends before end[i],
+	// and the tokens ending there are ids[tokLo[i]:tokLo[i+1]]. Sorted order is preorder.
+	var (
+		depth, end, tokLo []int32
+		b                 []byte
+		open              []int32 // nodes on the path to the last one, by depth-1
+		rootEnd           int32   // empty tokens end at the root: ids[:rootEnd]
+	)
+	prev := []byte(nil)
+	for x, id := range ids {
+		bs := toks[id]
+		l := 0
+		if x > 0 {
+			for l < len(prev) && l < len(bs) && prev[l] == bs[l] {
+				l++
+			}
+		}
+		for len(open) > l {
+			end[open[len(open)-1]] = int32(len(depth))
+			open = open[:len(open)-1]
+		}
+		for dd := l; dd < len(bs); dd++ {
+			open = append(open, int32(len(depth)))
+			depth = append(depth, int32(dd+1))
+			b = append(b, bs[dd])
+			end = append(end, 0)
+			tokLo = append(tokLo, int32(x))
+		}
+		if len(bs) == 0 {
+			rootEnd = int32(x + 1)
+		}
+		prev = bs
+	}
+	for _, o := range open {
+		end[o] = int32(len(depth))
+	}
+	tokLo = append(tokLo, int32(len(ids)))
+	// A node's tokens: those whose last byte it is. tokLo[i] is the first token created with node i; the
+	// token that ends at node i is the first listed there when its length equals the depth.
+	part := make([]int32, len(ids))
+	fresh := int32(1)
+	st := make([]int32, 1, 64)
+	for s := 0; s < d.n; s++ {
+		split := map[[2]int32]int32{}
+		refine := func(x int, t int32) {
+			key := [2]int32{part[x], t}
+			k, ok := split[key]
+			if !ok {
+				k = fresh
+				fresh++
+				split[key] = k
+			}
+			part[x] = k
+		}
+		for x := 0; x < int(rootEnd); x++ {
+			refine(x, int32(s))
+		}
+		st[0] = int32(s)
+		for i := 0; i < len(depth); {
+			dep := int(depth[i])
+			t := d.trans[int(st[dep-1])*256+int(b[i])]
+			if t < 0 {
+				i = int(end[i])
+				continue
+			}
+			if len(st) <= dep {
+				st = append(st, 0)
+			}
+			st[dep] = t
+			for x := int(tokLo[i]); x < int(tokLo[i+1]) && len(toks[ids[x]]) == dep; x++ {
+				refine(x, t)
+			}
+			i++
+		}
+	}
+	return part
 }
 
 // vocabIdentity is the cache key of a vocabulary: the value itself when it is comparable (a pointer, as

@@ -495,3 +495,92 @@ func (d *byteDFA) matches(bs []byte) bool {
 	s := d.run(0, bs)
 	return s >= 0 && d.acc[s]
 }
+
+// minimize merges equivalent states (Moore's partition refinement over the byte columns that differ) and
+// returns the minimal DFA of the same language, start state 0.
+func (d *byteDFA) minimize() *byteDFA {
+	// Bytes whose columns agree in every state behave alike; refine over one representative of each.
+	var reps []int
+	seenCol := map[string]bool{}
+	col := make([]byte, 4*d.n)
+	for b := 0; b < 256; b++ {
+		for s := 0; s < d.n; s++ {
+			binary.LittleEndian.PutUint32(col[4*s:], uint32(d.trans[s*256+b]))
+		}
+		if !seenCol[string(col)] {
+			seenCol[string(col)] = true
+			reps = append(reps, b)
+		}
+	}
+	block := make([]int32, d.n)
+	for s := range block {
+		if d.acc[s] {
+			block[s] = 1
+		}
+	}
+	sig := make([]byte, 4*(len(reps)+1))
+	for count := -1; ; {
+		index := map[string]int32{}
+		next := make([]int32, d.n)
+		for s := 0; s < d.n; s++ {
+			binary.LittleEndian.PutUint32(sig, uint32(block[s]))
+			for i, b := range reps {
+				t := d.trans[s*256+b]
+				v := int32(-1)
+				if t >= 0 {
+					v = block[t]
+				}
+				binary.LittleEndian.PutUint32(sig[4*(i+1):], uint32(v))
+			}
+			id, ok := index[string(sig)]
+			if !ok {
+				id = int32(len(index))
+				index[string(sig)] = id
+			}
+			next[s] = id
+		}
+		block = next
+		if len(index) == count {
+			break
+		}
+		count = len(index)
+	}
+	// One state per block, transitions from any member (they agree), then renumber from the start.
+	nb := 0
+	for _, x := range block {
+		nb = max(nb, int(x)+1)
+	}
+	out := &byteDFA{n: nb, trans: make([]int32, 256*nb), acc: make([]bool, nb)}
+	for s := 0; s < d.n; s++ {
+		x := int(block[s])
+		out.acc[x] = d.acc[s]
+		for b := 0; b < 256; b++ {
+			t := d.trans[s*256+b]
+			if t >= 0 {
+				t = block[t]
+			}
+			out.trans[x*256+b] = t
+		}
+	}
+	if block[0] != 0 {
+		// Swap blocks so that the start is 0.
+		z := block[0]
+		swap := func(v int32) int32 {
+			switch v {
+			case 0:
+				return z
+			case z:
+				return 0
+			}
+			return v
+		}
+		for i, t := range out.trans {
+			out.trans[i] = swap(t)
+		}
+		for b := 0; b < 256; b++ {
+			out.trans[b], out.trans[int(z)*256+b] = out.trans[int(z)*256+b], out.trans[b]
+		}
+		out.acc[0], out.acc[z] = out.acc[z], out.acc[0]
+	}
+	return out.prune()
+}

@@ -24,8 +24,9 @@ func TestRegexDFAAgreesWithGoRegexp(t *testing.T) {
 		re := regexp.MustCompile(`^(?:` + pat + `)$`)
 		core, err := compileRegexDFA(pat, DefaultMaxDFAStates)
 		require.NoError(t, err, pat)
-		trim, err := core.trimmed(DefaultMaxDFAStates)
+		trim, err := core.minimize().trimmed(DefaultMaxDFAStates)
 		require.NoError(t, err, pat)
+		trim = trim.minimize()
 		var texts []string
 		for range 40 {
 			texts = append(texts, randomText(rng, rng.IntN(8)))
@@ -79,4 +80,13 @@ func TestRegexDFAErrors(t *testing.T) {
 	d, err := compileRegexDFA(`^ab$`, DefaultMaxDFAStates)
 	require.NoError(t, err, "leading ^ and trailing $ are allowed")
 	assert.True(t, d.matches([]byte("ab")))
+}
+
+func TestRegexDFAMinimize(t *testing.T) {
+	d, err := compileRegexDFA(`aa*|a+|(?:a|a)(?:a)*`, DefaultMaxDFAStates)
+	require.NoError(t, err)
+	m := d.minimize()
+	assert.Equal(t, 2, m.n, "start, and one accepting state looping on a")
+	assert.True(t, m.matches([]byte("aaa")))
+	assert.False(t, m.matches([]byte("")))
 }

@@ -200,14 +200,15 @@ func (cr *constraintRun) fits(i int, kt int32) bool {
 
 // fillAllowed sets cr.allowed to the classes that fit free region position i.
 func (cr *constraintRun) fillAllowed(i int) {
-	w, k := cr.w, cr.k
+	w := cr.w
 	clear(cr.allowed)
 	nxt := cr.bwd[(i+1)*w : (i+2)*w]
+	c := cr.c
 	forBits(cr.fwd[i*w:(i+1)*w], func(s int) {
-		row := cr.c.next[s*k : (s+1)*k]
-		for kt, t := range row {
-			if t >= 0 && !cr.allowed[kt] && hasBit(nxt, int(t)) {
-				cr.allowed[kt] = true
+		lo, hi := c.liveOff[s], c.liveOff[s+1]
+		for x, t := range c.liveT[lo:hi] {
+			if hasBit(nxt, int(t)) {
+				cr.allowed[c.liveK[int(lo)+x]] = true
 			}
 		}
 	})

@@ -206,3 +206,32 @@ func TestConstraintSeeded(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, a.Sequences[0].IDs, b.Sequences[0].IDs)
 }
+
+// The trie-based lift agrees with running every token from every state: same class, same successors.
+func TestConstraintLiftMatchesBruteForce(t *testing.T) {
+	m := openBrown(t)
+	tok := m.Tokenizer().(*HFTokenizer)
+	for _, pat := range []string{`[a-z]+( [a-z]+)*\.`, `\d{3}-\d{4}`, `(?i:the) [^ ]{2,5}`} {
+		c, err := compileConstraint(pat, tok, constraintOptions{maxStates: DefaultMaxDFAStates})
+		require.NoError(t, err)
+		n := c.dfa.n
+		for id := 0; id < c.vocab; id++ {
+			bs, special, err := tok.TokenBytes(id)
+			require.NoError(t, err)
+			k := int(c.tokClass[id])
+			if special {
+				assert.Zero(t, k)
+				continue
+			}
+			for s := 0; s < n; s++ {
+				want := c.dfa.run(int32(s), bs)
+				if k == 0 {
+					require.Equal(t, int32(-1), want, "%q: token %d in the dead class moves state %d", pat, id, s)
+					continue
+				}
+				require.Equal(t, want, c.next[s*c.classes+k], "%q: token %d (%q) from state %d", pat, id, bs, s)
+			}
+		}
+		assert.Greater(t, c.Classes(), 2, pat)
+	}
+}
