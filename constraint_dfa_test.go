@@ -19,6 +19,7 @@ const trimSet = " \t\n\v\f\r"
 // rejected.
 func TestRegexDFAAgreesWithGoRegexp(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
+	accepted := 0
 	for n := 0; n < 300; n++ {
 		pat := randomPattern(rng, 3)
 		re := regexp.MustCompile(`^(?:` + pat + `)$`)
@@ -40,10 +41,14 @@ func TestRegexDFAAgreesWithGoRegexp(t *testing.T) {
 				continue
 			}
 			want := re.MatchString(s)
+			if want {
+				accepted++
+			}
 			assert.Equal(t, want, core.matches([]byte(s)), "core %q on %q", pat, s)
 			assert.Equal(t, re.MatchString(strings.Trim(s, trimSet)), trim.matches([]byte(s)), "trimmed %q on %q", pat, s)
 		}
 	}
+	assert.Greater(t, accepted, 1000, "acceptance is exercised, not only rejection")
 }
 
 // sampleMatches finds up to n texts the regexp matches by rejection over short random texts.

@@ -91,3 +91,46 @@ func TestConstraintPropertyEverySampler(t *testing.T) {
 	assert.Equal(t, runs, valid)
 	t.Logf("%d/%d constrained generations valid over %d patterns x %d samplers (T=0 and T=1 alternating)", valid, runs, len(patterns), len(SamplerNames()))
 }
+
+// BenchmarkConstraintValidity is the validity figure of the closing note, larger than the CI property test:
+// random patterns x every preset x T in {0, 1}, reported per sampler (must be 1.000). Outside CI:
+//
+//	go test -run '^$' -bench BenchmarkConstraintValidity -benchtime 1x .
+func BenchmarkConstraintValidity(b *testing.B) {
+	m := openBrown(b)
+	tok := m.Tokenizer().(*HFTokenizer)
+	rng := rand.New(rand.NewPCG(99, 1))
+	var patterns []string
+	for len(patterns) < 20 {
+		if p := randomPattern(rng, 3); strings.ContainsAny(p, "*+?|{") {
+			patterns = append(patterns, p)
+		}
+	}
+	for _, name := range SamplerNames() {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				runs, valid, unsat := 0, 0, 0
+				for _, pat := range patterns {
+					c, err := CompileRegex(pat, tok)
+					require.NoError(b, err)
+					re := regexp.MustCompile(`^(?:` + pat + `)$`)
+					for _, temp := range []float64{0, 1} {
+						res, err := m.Generate(context.Background(), "The", constraintConfig(name, 5, temp, c))
+						if errors.Is(err, ErrUnsatisfiable) {
+							unsat++
+							continue
+						}
+						require.NoError(b, err)
+						runs++
+						if re.MatchString(strings.Trim(res.Sequences[0].Text, trimSet)) {
+							valid++
+						}
+					}
+				}
+				b.ReportMetric(float64(valid)/float64(runs), "valid")
+				b.ReportMetric(float64(runs), "runs")
+				b.ReportMetric(float64(unsat), "unsatisfiable")
+			}
+		})
+	}
+}
