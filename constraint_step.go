@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/bits"
 	"math/rand/v2"
+	"slices"
 )
 
 // constraintRun applies a Constraint to one generation. It acts between Score and Transfer:
@@ -44,6 +45,9 @@ type constraintRun struct {
 	fwd, bwd []uint64 // (size+1)*w for the row last computed
 	row      int      // row fwd/bwd hold, -1 when stale
 	allowed  []bool   // per class, scratch
+	cand     []int32  // admissible tokens, scratch
+	candFor  []bool   // the allowed classes cand was listed for
+	candOK   bool
 	rng      *rand.PCG
 }
 
@@ -110,6 +114,8 @@ func newConstraintRun(g *generation) (*constraintRun, error) {
 	cr.fwd = make([]uint64, (cr.size+1)*cr.w)
 	cr.bwd = make([]uint64, (cr.size+1)*cr.w)
 	cr.allowed = make([]bool, cr.k)
+	cr.cand = make([]int32, 0, g.vocab)
+	cr.candFor = make([]bool, cr.k)
 	for r := 0; r < g.rows; r++ {
 		cr.compute(r)
 		if !hasBit(cr.bwd[:cr.w], 0) {
@@ -261,11 +267,12 @@ func (cr *constraintRun) repropose(i, j int) {
 	// The proposal's temperature: the argmax scorer of MDLM's noise removal has 0.
 	t := sc.temperature
 	best, arg := math.Inf(-1), -1
-	cr.forAllowed(func(id int) {
-		if v := float64(logits[id]); v > best || arg < 0 || (v == best && id < arg) {
-			best, arg = v, id
+	cand := cr.candidates()
+	for _, id := range cand {
+		if v := float64(logits[id]); v > best || arg < 0 || (v == best && int(id) < arg) {
+			best, arg = v, int(id)
 		}
-	})
+	}
 	if arg < 0 {
 		return // cannot happen on a satisfiable canvas; the caller's check keeps the old token
 	}
@@ -273,13 +280,13 @@ func (cr *constraintRun) repropose(i, j int) {
 		// A weighted reservoir draw proportional to exp((l - best)/T) over the admissible tokens.
 		cr.rng.Seed(g.stepSeed^0x636f6e73747261, uint64(j))
 		sum := 0.0
-		cr.forAllowed(func(id int) {
+		for _, id := range cand {
 			wt := math.Exp((float64(logits[id]) - best) / t)
 			sum += wt
 			if wt > 0 && uniform53(cr.rng)*sum < wt {
-				arg = id
+				arg = int(id)
 			}
-		})
+		}
 	}
 	res := &g.res[j]
 	res.token = arg
@@ -298,16 +305,36 @@ func (cr *constraintRun) repropose(i, j int) {
 	}
 }
 
-// forAllowed calls fn with every proposable token of the allowed classes, ascending within a class.
-func (cr *constraintRun) forAllowed(fn func(int)) {
+// candidates lists the proposable tokens of the allowed classes in cr.cand: by class when they are few, else
+// in one ascending sweep over the vocabulary (sequential reads beat scattered ones).
+func (cr *constraintRun) candidates() []int32 {
+	if cr.candOK && slices.Equal(cr.allowed, cr.candFor) {
+		return cr.cand // neighbouring masks often admit the same classes
+	}
+	copy(cr.candFor, cr.allowed)
+	cr.candOK = true
+	n := 0
 	for k := 1; k < cr.k; k++ {
-		if !cr.allowed[k] {
-			continue
-		}
-		for _, t := range cr.tok[cr.off[k]:cr.off[k+1]] {
-			fn(int(t))
+		if cr.allowed[k] {
+			n += int(cr.off[k+1] - cr.off[k])
 		}
 	}
+	out := cr.cand[:0]
+	if n > len(cr.cls)/8 {
+		for t, k := range cr.cls {
+			if cr.allowed[k] {
+				out = append(out, int32(t))
+			}
+		}
+	} else {
+		for k := 1; k < cr.k; k++ {
+			if cr.allowed[k] {
+				out = append(out, cr.tok[cr.off[k]:cr.off[k+1]]...)
+			}
+		}
+	}
+	cr.cand = out
+	return out
 }
 
 // admit commits row r's chosen flat indices one at a time in order, re-proposing any token that no longer
