@@ -235,3 +235,36 @@ func TestConstraintLiftMatchesBruteForce(t *testing.T) {
 		assert.Greater(t, c.Classes(), 2, pat)
 	}
 }
+
+// Two proposals each admissible alone but not together: the joint check commits the better-scored one and
+// re-proposes the other against it.
+func TestConstraintJointCommit(t *testing.T) {
+	v := letterVocab{"ab"} // a = 4, b = 5
+	den := &tableDenoiser{vocab: v.VocabSize(), fill: func(ids, att []int64, pos int, out []float32) {
+		clear(out)
+		out[1] = -9 // EOS unlikely
+		switch pos {
+		case 1:
+			out[4] = 5 // position 1 wants a, confidently
+		case 2:
+			out[4] = 3 // position 2 wants a too, less so
+		}
+	}}
+	c, err := CompileRegex(`ab|ba`, v)
+	require.NoError(t, err)
+	cfg := GenerateConfig{GenLength: 2, Steps: 1, Constraint: c} // quota 2: both positions in one step
+	var last Step
+	for st, err := range Stream(context.Background(), den, testContract(v.VocabSize()), [][]int{{5}}, cfg) {
+		require.NoError(t, err)
+		last = st
+		assert.Equal(t, []int{1, 2}, st.Committed[0], "one step commits both positions")
+	}
+	assert.Equal(t, []int{4, 5}, last.Canvas[1:], "a at 1 (higher score), then b at 2 re-proposed: ab")
+	// Unconstrained, the same step writes aa.
+	cfg.Constraint = nil
+	for st, err := range Stream(context.Background(), den, testContract(v.VocabSize()), [][]int{{5}}, cfg) {
+		require.NoError(t, err)
+		last = st
+	}
+	assert.Equal(t, []int{4, 4}, last.Canvas[1:])
+}
