@@ -38,6 +38,9 @@ type GenerateConfig struct {
 	// The zero value is LLaDA's sampler with the Remasking order; setting both Sampler and Remasking is an
 	// error, since Remasking only names the two LLaDA presets.
 	Sampler Sampler
+	// Constraint, when set, keeps every row's generated text (trimmed of ASCII whitespace) in a regular
+	// language: see CompileRegex, CompileJSONSchema and docs/constraints.md.
+	Constraint *Constraint
 }
 
 // DefaultGenLength is the generation length used when GenerateConfig.GenLength is 0.

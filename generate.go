@@ -83,6 +83,7 @@ type generation struct {
 	stepSeed uint64
 	nfe      int
 	parallel int
+	cons     *constraintRun // nil without GenerateConfig.Constraint
 }
 
 func newGeneration(den Denoiser, c Contract, prompts [][]int, cfg GenerateConfig) (*generation, error) {
@@ -215,6 +216,11 @@ func newGeneration(den Denoiser, c Contract, prompts [][]int, cfg GenerateConfig
 	}
 	g.rng = rand.New(rand.NewPCG(cfg.Seed, 0x6c6c616461)) // second word: a fixed stream id ("llada")
 	g.parallel = runtime.GOMAXPROCS(0)
+	if cfg.Constraint != nil {
+		if g.cons, err = newConstraintRun(g); err != nil {
+			return nil, err
+		}
+	}
 	return g, nil
 }
 
@@ -519,6 +525,7 @@ func (g *generation) commit(i, nSteps, lo, hi int) error {
 	if err := g.checkScores(); err != nil {
 		return err
 	}
+	g.cons.filter()
 	smp := g.smp
 	for r := 0; r < g.rows; r++ {
 		chosen := g.out.Committed[r][:0]
@@ -590,6 +597,7 @@ func (g *generation) commit(i, nSteps, lo, hi int) error {
 		case TransferBernoulli:
 			k = g.bernoulli(r, i, nSteps, &remasked)
 		}
+		g.cons.admit(r, g.cands[:k])
 		for _, j := range g.cands[:k] {
 			g.canvas[j] = int64(g.res[j].token)
 			chosen = append(chosen, j-base)
@@ -599,7 +607,7 @@ func (g *generation) commit(i, nSteps, lo, hi int) error {
 			// and is confident enough are overwritten.
 			edited := 0
 			for _, j := range g.editable {
-				if g.res[j].prob > smp.EditThreshold && int64(g.res[j].token) != g.canvas[j] {
+				if g.res[j].prob > smp.EditThreshold && int64(g.res[j].token) != g.canvas[j] && g.cons.allowsEdit(r, j, g.res[j].token) {
 					g.canvas[j] = int64(g.res[j].token)
 					chosen = append(chosen, j-base)
 					edited++
@@ -760,6 +768,8 @@ func (g *generation) commitAll() error {
 	if err := g.checkScores(); err != nil {
 		return err
 	}
+	g.cons.filter()
+	g.cons.admitWork()
 	for r := range g.out.Committed {
 		g.out.Committed[r] = g.out.Committed[r][:0]
 		g.out.Remasked[r] = g.out.Remasked[r][:0]

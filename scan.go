@@ -31,6 +31,7 @@ type scored struct {
 	prob    float64 // probability of token under the distribution the score reads
 	score   float64 // ranking score, higher commits first
 	entropy float64 // entropy (nats) of that distribution
+	lnorm   float64 // log normaliser of that distribution: prob(t) = exp(x_t - lnorm), x_t the (scaled) logit
 	ok      bool    // false when the logits hold NaN or +Inf, or no allowed logit is finite
 }
 
@@ -230,6 +231,7 @@ func (s *scorer) finish(out *scored, a *acc, x float64, rng *rand.PCG) {
 		out.prob = a.prob(x)
 	}
 	out.entropy = a.entropy()
+	out.lnorm = a.m + math.Log(a.sum)
 	switch s.score {
 	case ScoreProb:
 		out.score = out.prob

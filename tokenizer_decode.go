@@ -29,6 +29,11 @@ func (q decoderSeq) decodeChain(t []string) ([]string, error) {
 	return t, nil
 }
 
+// byteLevelDecoder is the ByteLevel decoder; a named type so that TokenBytes can recognise it.
+type byteLevelDecoder struct{}
+
+func (byteLevelDecoder) decodeChain(t []string) ([]string, error) { return byteLevelDecode(t) }
+
 // byteLevelDecode maps byte-level runes back to bytes (a token with a rune outside the alphabet is kept as its
 // UTF-8 bytes) and reads the bytes as lossy UTF-8.
 func byteLevelDecode(tokens []string) ([]string, error) {
@@ -113,7 +118,7 @@ func buildDecoder(raw json.RawMessage) (decoder, error) {
 		seq, err := buildSequence(j.Decoders, buildDecoder)
 		return decoderSeq(seq), err
 	case "ByteLevel":
-		return decoderFunc(byteLevelDecode), nil
+		return byteLevelDecoder{}, nil
 	case "WordPiece":
 		prefix, cleanup := "##", boolOr(j.Cleanup, true)
 		if j.Prefix != nil {
