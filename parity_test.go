@@ -76,6 +76,8 @@ type parityDenoiser struct{ s *onnx.Session }
 
 func (d parityDenoiser) VocabSize() int { return d.s.VocabSize() }
 
+func (d parityDenoiser) Deterministic() bool { return true }
+
 func (d parityDenoiser) Forward(ctx context.Context, in Batch, logits []float32) error {
 	return d.s.Forward(ctx, in.IDs, in.Attention, in.Rows, in.Seq, logits)
 }
