@@ -54,7 +54,7 @@ type options struct {
 }
 
 // WithLibraryPath names the ONNX Runtime shared library (otherwise: $ONNXRUNTIME_SHARED_LIBRARY_PATH, the
-// project cache filled by scripts/install-onnxruntime.sh, then system paths).
+// llada cache filled by onnx.InstallCommand or `llada install-onnxruntime`, then system paths).
 func WithLibraryPath(path string) Option {
 	return func(o *options) { o.onnx = append(o.onnx, onnx.WithLibraryPath(path)) }
 }
