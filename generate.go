@@ -492,7 +492,7 @@ func (g *generation) logitsAt(j int) []float32 {
 func (g *generation) checkScores() error {
 	for _, j := range g.work {
 		if !g.res[j].ok {
-			return fmt.Errorf("%w: row %d position %d (NaN, +Inf, or no finite logit)", ErrBadLogits, j/g.seq, j%g.seq)
+			return fmt.Errorf("%w: row %d position %d: %v", ErrBadLogits, j/g.seq, j%g.seq, g.res[j].fail)
 		}
 	}
 	return nil
