@@ -25,6 +25,7 @@ import (
 	_ "github.com/llada-go/llada"
 	_ "github.com/llada-go/llada/chat"
 	_ "github.com/llada-go/llada/eval"
+	_ "github.com/llada-go/llada/eval/plots"
 	_ "github.com/llada-go/llada/onnx"
 	_ "github.com/llada-go/llada/onnx/install"
 )
