@@ -241,6 +241,15 @@ def preset_plan():
                              dict(gen_length=16, steps=8), 6))
     for shift in (False, True):
         plan.append(("dream", "dream-origin", dict(alg="origin", eps=1e-3, shift=shift), dict(gen_length=16, steps=1), 6))
+    # Dream with semi-autoregressive blocks (an engine extension; see presets_ref.dream): every score, both logits
+    # conventions; origin with one step per block (its positions are random with more).
+    for alg in ("maskgit_plus", "topk_margin", "entropy"):
+        for shift in (False, True):
+            plan.append(("dream", "dream-" + alg.replace("_", "-"), dict(alg=alg, eps=1e-3, shift=shift),
+                         dict(gen_length=16, block_length=8, steps=8), 6))
+    for shift in (False, True):
+        plan.append(("dream", "dream-origin", dict(alg="origin", eps=1e-3, shift=shift),
+                     dict(gen_length=16, block_length=4, steps=4), 6))
     for gamma in (0.1, 1.0):
         plan.append(("eb", "eb", dict(gamma=gamma, error_proxy="entropy"), dict(gen_length=24, block_length=8, steps=3), 12))
     for tau in (0.95, 0.6):
@@ -283,6 +292,8 @@ def preset_goldens(model, sp, contract, model_name, prompt_source, out_dir, mode
     for fname, preset, knobs, run, n in preset_plan():
         doc = files.setdefault(fname, {"cases": [], "skipped": [], "kept": {}})
         tag = preset + "".join("/%s=%s" % (k, knobs[k]) for k in sorted(knobs))
+        if preset.startswith("dream") and "block_length" in run:
+            tag += "/block_length=%d" % run["block_length"]
         use = prompts[:n]
         if preset.startswith("llada2"):
             # LLaDA 2 aligns blocks to absolute positions: half the prompts fill whole blocks (both alignments
