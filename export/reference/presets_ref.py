@@ -58,6 +58,27 @@ def _forward(model, x, att=None):
     return out.double().numpy().copy()
 
 
+class Guided:
+    """Classifier-free guidance around a model, for the preset references (their sources have none; the engine
+    applies guidance the same way for every sampler): each pass runs [canvas; canvas with its prompt positions
+    masked] as one batch and returns un + (scale + 1) * (cond - un) in float32, exactly as llada_ref does after
+    ML-GSAI/LLaDA generate.py. Prompt positions are the first plen ones that are not the mask token."""
+
+    def __init__(self, model, plen, scale, mask):
+        self.model, self.plen, self.scale, self.mask = model, plen, scale, mask
+
+    def __call__(self, ids, att):
+        un = ids.clone()
+        head = un[:, :self.plen]
+        head[head != self.mask] = self.mask
+        both = torch.cat([ids, un], dim=0)
+        both_att = None if att is None else torch.cat([att, att], dim=0)
+        out = self.model(both, both_att)
+        rows = ids.shape[0]
+        cond, u = out[:rows], out[rows:]
+        return u + (self.scale + 1) * (cond - u)  # float32, as the reference
+
+
 def _canvas(prompt, gen_length, mask_id):
     x = np.full((1, len(prompt) + gen_length), mask_id, dtype=np.int64)
     x[0, :len(prompt)] = prompt
