@@ -121,6 +121,8 @@ type cycleDenoiser struct {
 
 func (d *cycleDenoiser) VocabSize() int { return d.vocab }
 
+func (d *cycleDenoiser) Deterministic() bool { return true }
+
 func (d *cycleDenoiser) Forward(ctx context.Context, in Batch, logits []float32) error {
 	n := len(d.rows) / d.vocab
 	for j := 0; j < in.Rows*in.Seq; j++ {
@@ -144,7 +146,6 @@ func BenchmarkScoreStep(b *testing.B) {
 				b.Fatal(err)
 			}
 			pool := newScorePool(g, g.parallel)
-			defer pool.close()
 			g.startBlock(1, 1+benchLen, benchLen)
 			g.collectWork(1, 1+benchLen, false)
 			if err := g.forward(context.Background()); err != nil {

@@ -21,6 +21,12 @@ type timedDenoiser struct {
 	d  time.Duration
 }
 
+// Deterministic passes the wrapped denoiser's capability on, so the benchmark counts the NFE Model does.
+func (t *timedDenoiser) Deterministic() bool {
+	d, ok := t.Denoiser.(llada.Deterministic)
+	return ok && d.Deterministic()
+}
+
 func (t *timedDenoiser) Forward(ctx context.Context, in llada.Batch, logits []float32) error {
 	start := time.Now()
 	err := t.Denoiser.Forward(ctx, in, logits)

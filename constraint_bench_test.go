@@ -94,7 +94,6 @@ func BenchmarkConstraintStep(b *testing.B) {
 			g.haveLogits = true
 			g.collectWork(g.promptLen, g.seq, false)
 			pool := newScorePool(g, 1)
-			defer pool.close()
 			start := time.Now()
 			pool.score()
 			scoreNS := time.Since(start).Nanoseconds()

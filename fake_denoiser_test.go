@@ -17,6 +17,8 @@ type tableDenoiser struct {
 
 func (d *tableDenoiser) VocabSize() int { return d.vocab }
 
+func (d *tableDenoiser) Deterministic() bool { return true }
+
 func (d *tableDenoiser) Forward(ctx context.Context, in Batch, logits []float32) error {
 	if err := ctx.Err(); err != nil {
 		return err

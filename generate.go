@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
-	"sync"
 )
 
 // Step is what one denoising step did. Its slices are views into the generation's buffers: they are valid
@@ -57,8 +56,8 @@ type generation struct {
 	fwdIDs    []int64 // the forward batch: canvas, then the unconditional copy under CFG
 	fwdAtt    []int64
 	logits    []float32
-	// lastIDs is the canvas of the last forward pass; when the canvas still equals it the logits are reused
-	// (the denoiser is a pure function of its input: the contract has no time conditioning).
+	// lastIDs is the canvas of the last forward pass; when the canvas still equals it and the denoiser is
+	// Deterministic (a pure function of its input), the logits are reused.
 	lastIDs    []int64
 	haveLogits bool
 	mixed      []bool // per logits row of the conditional half: CFG already applied since the last pass
@@ -84,6 +83,8 @@ type generation struct {
 	nfe      int
 	parallel int
 	cons     *constraintRun // nil without GenerateConfig.Constraint
+	reuse    bool           // the denoiser is Deterministic: an unchanged canvas reuses the last logits
+	closed   *closedFlag    // the Model's, when the generation runs on one; set by Model.Close
 }
 
 func newGeneration(den Denoiser, c Contract, prompts [][]int, cfg GenerateConfig) (*generation, error) {
@@ -216,6 +217,7 @@ func newGeneration(den Denoiser, c Contract, prompts [][]int, cfg GenerateConfig
 	}
 	g.rng = rand.New(rand.NewPCG(cfg.Seed, 0x6c6c616461)) // second word: a fixed stream id ("llada")
 	g.parallel = runtime.GOMAXPROCS(0)
+	g.reuse = reusesLogits(den)
 	if cfg.Constraint != nil {
 		if g.cons, err = newConstraintRun(g); err != nil {
 			return nil, err
@@ -236,7 +238,7 @@ func (g *generation) run(ctx context.Context, yield func(Step, error) bool) {
 	blocks := cfg.GenLength / cfg.BlockLength
 	stepsPerBlock := cfg.Steps / blocks
 	pool := newScorePool(g, g.parallel)
-	defer pool.close()
+	defer releaseBuffer(g.den, g.logits)
 	step := 0
 	emit := func(b int) bool {
 		g.out.Block, g.out.Step, g.out.NFE = b, step, g.nfe
@@ -250,8 +252,8 @@ func (g *generation) run(ctx context.Context, yield func(Step, error) bool) {
 		lo, hi := g.promptLen+b*cfg.BlockLength, g.promptLen+(b+1)*cfg.BlockLength
 		nSteps := g.startBlock(lo, hi, stepsPerBlock)
 		for i := 0; !g.blockOver(i, nSteps, lo, hi); i++ {
-			if err := ctx.Err(); err != nil {
-				yield(Step{}, fmt.Errorf("llada: generation stopped before step %d: %w", step, err))
+			if err := g.stopped(ctx, step); err != nil {
+				yield(Step{}, err)
 				return
 			}
 			g.collectWork(lo, hi, smp.EditThreshold > 0)
@@ -272,8 +274,8 @@ func (g *generation) run(ctx context.Context, yield func(Step, error) bool) {
 		}
 		if smp.NoiseRemoval && g.blockHasMask(lo, hi) {
 			// MDLM's noise removal: every remaining mask takes the argmax of p_x0.
-			if err := ctx.Err(); err != nil {
-				yield(Step{}, fmt.Errorf("llada: generation stopped before step %d: %w", step, err))
+			if err := g.stopped(ctx, step); err != nil {
+				yield(Step{}, err)
 				return
 			}
 			g.collectWork(lo, hi, false)
@@ -427,10 +429,21 @@ func (g *generation) collectWork(lo, hi int, edits bool) {
 	}
 }
 
+// stopped reports why the generation must not take step: its context is done or its Model is closed.
+func (g *generation) stopped(ctx context.Context, step int) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("llada: generation stopped before step %d: %w", step, err)
+	}
+	if g.closed != nil && g.closed.Load() {
+		return fmt.Errorf("llada: generation stopped before step %d: %w", step, ErrClosed)
+	}
+	return nil
+}
+
 // forward runs the denoiser on the canvas (plus its unconditional copy under CFG) unless the canvas is
-// unchanged since the last pass, then mixes guidance into the logits the work positions read.
+// unchanged since the last pass and the denoiser is Deterministic, then mixes guidance into the logits the work positions read.
 func (g *generation) forward(ctx context.Context) error {
-	if !g.haveLogits || !slices.Equal(g.canvas, g.lastIDs) {
+	if !g.reuse || !g.haveLogits || !slices.Equal(g.canvas, g.lastIDs) {
 		mask := int64(g.c.MaskID)
 		rows := g.rows
 		if g.cfg.CFGScale > 0 {
@@ -485,7 +498,7 @@ func (g *generation) logitsAt(j int) []float32 {
 func (g *generation) checkScores() error {
 	for _, j := range g.work {
 		if !g.res[j].ok {
-			return fmt.Errorf("%w: row %d position %d (NaN, +Inf, or no finite logit)", ErrBadLogits, j/g.seq, j%g.seq)
+			return fmt.Errorf("%w: row %d position %d: %v", ErrBadLogits, j/g.seq, j%g.seq, g.res[j].fail)
 		}
 	}
 	return nil
@@ -811,85 +824,21 @@ func (g *generation) checkEOS() bool {
 	return allTrue(g.rowDone)
 }
 
-// scorePool scores the positions of g.work across persistent goroutines. Each position draws from its own
-// PCG stream keyed by (per-step seed, flat position), so results do not depend on how work is split.
-type scorePool struct {
-	g     *generation
-	jobs  chan [2]int
-	wg    sync.WaitGroup
-	n     int
-	local *rand.PCG
-	buf   []entry
-}
-
-func newScorePool(g *generation, workers int) *scorePool {
-	p := &scorePool{g: g, n: workers, local: rand.NewPCG(0, 0)}
-	bufLen := 0
-	if g.needsBuf() {
-		bufLen = g.vocab
-	}
-	p.buf = make([]entry, bufLen)
-	if workers > 1 {
-		p.jobs = make(chan [2]int, workers)
-		for i := 0; i < workers; i++ {
-			go func() {
-				rng := rand.NewPCG(0, 0)
-				buf := make([]entry, bufLen)
-				for job := range p.jobs {
-					p.scoreRange(job[0], job[1], rng, buf)
-					p.wg.Done()
-				}
-			}()
-		}
-	}
-	return p
-}
-
-// parallelMin is the number of logits below which a step is scored on the calling goroutine: handing work to
-// other goroutines costs a few microseconds, more than scoring a few thousand logits.
-const parallelMin = 1 << 16
-
-func (p *scorePool) score() {
-	g := p.g
-	n := len(g.work)
-	g.stepSeed = g.rng.Uint64()
-	if p.jobs == nil || n*g.vocab < parallelMin || n < 2 {
-		p.scoreRange(0, n, p.local, p.buf)
-		return
-	}
-	chunk := (n + p.n - 1) / p.n
-	for lo := 0; lo < n; lo += chunk {
-		p.wg.Add(1)
-		p.jobs <- [2]int{lo, min(lo+chunk, n)}
-	}
-	p.wg.Wait()
-}
-
-func (p *scorePool) scoreRange(lo, hi int, rng *rand.PCG, buf []entry) {
-	g := p.g
-	sc := g.active
-	for _, j := range g.work[lo:hi] {
-		rng.Seed(g.stepSeed, uint64(j))
-		g.res[j] = sc.run(g.logitsAt(j), rng, buf)
-	}
-}
-
-func (p *scorePool) close() {
-	if p.jobs != nil {
-		close(p.jobs)
-	}
-}
-
 // Stream runs a generation over a batch of prompts (token ids; rows of different lengths are left-padded with
 // the contract's pad id and masked out with attention) and yields every step. Breaking out of the loop stops
 // the generation. The final canvas is the last Step's Canvas.
 func Stream(ctx context.Context, den Denoiser, c Contract, prompts [][]int, cfg GenerateConfig) iter.Seq2[Step, error] {
+	return streamOn(ctx, den, c, prompts, cfg, nil)
+}
+
+func streamOn(ctx context.Context, den Denoiser, c Contract, prompts [][]int, cfg GenerateConfig, closed *closedFlag) iter.Seq2[Step, error] {
 	return func(yield func(Step, error) bool) {
 		g, err := newGeneration(den, c, prompts, cfg)
 		if err != nil {
 			yield(Step{}, err)
 			return
 		}
+		g.closed = closed
 		g.run(ctx, yield)
 	}
 }

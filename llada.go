@@ -42,6 +42,7 @@ type Model struct {
 	tok      Tokenizer
 	contract Contract
 	closer   io.Closer
+	closed   closedFlag
 }
 
 // Option configures Open and OpenFS.
@@ -53,7 +54,7 @@ type options struct {
 }
 
 // WithLibraryPath names the ONNX Runtime shared library (otherwise: $ONNXRUNTIME_SHARED_LIBRARY_PATH, the
-// project cache filled by scripts/install-onnxruntime.sh, then system paths).
+// llada cache filled by onnx.InstallCommand or `llada install-onnxruntime`, then system paths).
 func WithLibraryPath(path string) Option {
 	return func(o *options) { o.onnx = append(o.onnx, onnx.WithLibraryPath(path)) }
 }
@@ -178,9 +179,14 @@ func (m *Model) Tokenizer() Tokenizer { return m.tok }
 // Denoiser returns the network backend.
 func (m *Model) Denoiser() Denoiser { return m.den }
 
-// Close releases the ONNX Runtime session. Generations in flight finish first.
+// ErrClosed is wrapped by the error of a generation on a closed Model.
+var ErrClosed = errors.New("llada: model is closed")
+
+// Close releases the ONNX Runtime session. It does not wait for generations: a forward pass already running
+// finishes, and every generation of the model, in flight or started later, then fails at its next step with
+// an error wrapping ErrClosed (its Step stream ends with that error). Closing twice is a no-op.
 func (m *Model) Close() error {
-	if m.closer == nil {
+	if m.closed.Swap(true) || m.closer == nil {
 		return nil
 	}
 	return m.closer.Close()
@@ -256,7 +262,7 @@ func (m *Model) GenerateIDs(ctx context.Context, prompts [][]int, cfg GenerateCo
 
 // Stream runs a generation and yields every denoising step; see Step for the lifetime of its slices.
 func (m *Model) Stream(ctx context.Context, prompts [][]int, cfg GenerateConfig) iter.Seq2[Step, error] {
-	return Stream(ctx, m.den, m.contract, prompts, cfg)
+	return streamOn(ctx, m.den, m.contract, prompts, cfg, &m.closed)
 }
 
 // onnxDenoiser adapts an ONNX Runtime session to Denoiser.
@@ -268,5 +274,15 @@ type onnxDenoiser struct {
 func (d *onnxDenoiser) VocabSize() int { return d.vocab }
 
 func (d *onnxDenoiser) Forward(ctx context.Context, in Batch, logits []float32) error {
-	return d.s.Forward(ctx, in.IDs, in.Attention, in.Rows, in.Seq, logits)
+	err := d.s.Forward(ctx, in.IDs, in.Attention, in.Rows, in.Seq, logits)
+	if errors.Is(err, onnx.ErrClosed) {
+		return fmt.Errorf("%w: %w", ErrClosed, err)
+	}
+	return err
 }
+
+// Deterministic: contract v1 networks take no time input (see Deterministic).
+func (d *onnxDenoiser) Deterministic() bool { return true }
+
+// ReleaseBuffer drops the session's cached tensors around logits (see BufferHolder).
+func (d *onnxDenoiser) ReleaseBuffer(logits []float32) { d.s.ReleaseBuffer(logits) }

@@ -14,7 +14,8 @@ import (
 // published samplers; see SamplerNames, SamplerByName and docs/samplers.md. A preset is a value: copy it,
 // change knobs, and put it in GenerateConfig.Sampler.
 //
-// Zero knobs take the default documented on each field, so custom compositions only set what they change.
+// Zero knobs take the default documented on each field, so custom compositions only set what they change. To
+// mean a literal 0 for a knob whose default is not 0 (Gamma, Eta, MaxPostSteps, ...), set its bit in Zero.
 type Sampler struct {
 	// Name is the preset this value came from ("" for the default or a custom composition). A Sampler whose
 	// Transfer is unset and whose Name is set is resolved by name when the generation starts, so
@@ -97,7 +98,37 @@ type Sampler struct {
 	// LogitsShift asserts the model's logits convention: ShiftAuto (default) follows the contract's
 	// llada.logits_shift; ShiftOn or ShiftOff make a model with the other convention an error.
 	LogitsShift Shift
+
+	// Zero lists the numeric knobs whose 0 is meant literally: a knob that is 0 and has its bit here keeps 0
+	// instead of taking its default (and, on a Sampler resolved by Name, replaces the preset's value). For
+	// example Eta = 0 with KnobEta turns ReMDM's remasking off, and Gamma = 0 with KnobGamma makes the
+	// entropy bound commit only zero-entropy positions beyond the first. A bit has no effect on a non-zero
+	// knob; a knob whose range excludes 0 (Eps, Threshold, Factor, TOn, TOff, AlphaOn) then fails validation.
+	Zero Knob
 }
+
+// Knob is a set of Sampler's numeric knobs, for Sampler.Zero.
+type Knob uint32
+
+const (
+	KnobTopK Knob = 1 << iota
+	KnobTopP
+	KnobEps
+	KnobAlgTemp
+	KnobThreshold
+	KnobFactor
+	KnobGamma
+	KnobEta
+	KnobTOn
+	KnobTOff
+	KnobAlphaOn
+	KnobEditThreshold
+	KnobQuota
+	KnobMaxPostSteps
+)
+
+// unset reports whether a knob of value v takes its default: it is 0 and not listed in Zero.
+func (s Sampler) unset(k Knob, v float64) bool { return v == 0 && s.Zero&k == 0 }
 
 // Proposal names how a token is proposed at a position.
 type Proposal string
@@ -206,25 +237,25 @@ func (s Sampler) withDefaults() Sampler {
 	if s.Schedule == "" {
 		s.Schedule = ScheduleLinear
 	}
-	if s.Eps == 0 {
+	if s.unset(KnobEps, s.Eps) {
 		s.Eps = 1e-3
 	}
 	if s.Grid == "" {
 		s.Grid = GridUniform
 	}
-	if s.Threshold == 0 {
+	if s.unset(KnobThreshold, s.Threshold) {
 		s.Threshold = 0.9
 		if s.Transfer == TransferThresholdOrQuota {
 			s.Threshold = 0.95
 		}
 	}
-	if s.Factor == 0 {
+	if s.unset(KnobFactor, s.Factor) {
 		s.Factor = 1
 	}
-	if s.Gamma == 0 {
+	if s.unset(KnobGamma, s.Gamma) {
 		s.Gamma = 0.1
 	}
-	if s.Eta == 0 {
+	if s.unset(KnobEta, s.Eta) {
 		switch s.ReMDM {
 		case ReMDMCap:
 			s.Eta = 0.04
@@ -235,17 +266,17 @@ func (s Sampler) withDefaults() Sampler {
 		}
 	}
 	if s.ReMDM == ReMDMLoop {
-		if s.TOn == 0 {
+		if s.unset(KnobTOn, s.TOn) {
 			s.TOn = 0.55
 		}
-		if s.TOff == 0 {
+		if s.unset(KnobTOff, s.TOff) {
 			s.TOff = 0.05
 		}
-		if s.AlphaOn == 0 {
+		if s.unset(KnobAlphaOn, s.AlphaOn) {
 			s.AlphaOn = 0.9
 		}
 	}
-	if s.EditThreshold > 0 && s.MaxPostSteps == 0 {
+	if s.EditThreshold > 0 && s.unset(KnobMaxPostSteps, float64(s.MaxPostSteps)) {
 		s.MaxPostSteps = 16
 	}
 	return s
@@ -265,48 +296,48 @@ func (s Sampler) resolve() (Sampler, error) {
 	return s.withDefaults(), nil
 }
 
-// overlay copies the non-zero knobs of o over p (parts stay p's: o has none, or it would not be resolved).
+// overlay copies the set knobs of o (non-zero, or zero and listed in o.Zero) over p (parts stay p's: o has none, or it would not be resolved).
 func overlay(p, o Sampler) Sampler {
-	if o.TopK != 0 {
+	if !o.unset(KnobTopK, float64(o.TopK)) {
 		p.TopK = o.TopK
 	}
-	if o.TopP != 0 {
+	if !o.unset(KnobTopP, o.TopP) {
 		p.TopP = o.TopP
 	}
-	if o.Eps != 0 {
+	if !o.unset(KnobEps, o.Eps) {
 		p.Eps = o.Eps
 	}
-	if o.AlgTemp != 0 {
+	if !o.unset(KnobAlgTemp, o.AlgTemp) {
 		p.AlgTemp = o.AlgTemp
 	}
-	if o.Threshold != 0 {
+	if !o.unset(KnobThreshold, o.Threshold) {
 		p.Threshold = o.Threshold
 	}
-	if o.Factor != 0 {
+	if !o.unset(KnobFactor, o.Factor) {
 		p.Factor = o.Factor
 	}
-	if o.Gamma != 0 {
+	if !o.unset(KnobGamma, o.Gamma) {
 		p.Gamma = o.Gamma
 	}
-	if o.Eta != 0 {
+	if !o.unset(KnobEta, o.Eta) {
 		p.Eta = o.Eta
 	}
-	if o.TOn != 0 {
+	if !o.unset(KnobTOn, o.TOn) {
 		p.TOn = o.TOn
 	}
-	if o.TOff != 0 {
+	if !o.unset(KnobTOff, o.TOff) {
 		p.TOff = o.TOff
 	}
-	if o.AlphaOn != 0 {
+	if !o.unset(KnobAlphaOn, o.AlphaOn) {
 		p.AlphaOn = o.AlphaOn
 	}
-	if o.EditThreshold != 0 {
+	if !o.unset(KnobEditThreshold, o.EditThreshold) {
 		p.EditThreshold = o.EditThreshold
 	}
-	if o.Quota != 0 {
+	if !o.unset(KnobQuota, float64(o.Quota)) {
 		p.Quota = o.Quota
 	}
-	if o.MaxPostSteps != 0 {
+	if !o.unset(KnobMaxPostSteps, float64(o.MaxPostSteps)) {
 		p.MaxPostSteps = o.MaxPostSteps
 	}
 	if o.Schedule != "" {
@@ -318,6 +349,7 @@ func overlay(p, o Sampler) Sampler {
 	if o.LogitsShift != "" {
 		p.LogitsShift = o.LogitsShift
 	}
+	p.Zero |= o.Zero
 	p.StopAtEOS = p.StopAtEOS || o.StopAtEOS
 	p.FactorOffByOne = p.FactorOffByOne || o.FactorOffByOne
 	p.TopKFirst = p.TopKFirst || o.TopKFirst

@@ -23,6 +23,8 @@ type patternDenoiser struct {
 
 func (d *patternDenoiser) VocabSize() int { return d.vocab }
 
+func (d *patternDenoiser) Deterministic() bool { return true }
+
 func (d *patternDenoiser) Forward(ctx context.Context, in Batch, logits []float32) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -462,31 +464,36 @@ func TestScoringIsIndependentOfParallelism(t *testing.T) {
 }
 
 func TestStepLoopAllocatesNothing(t *testing.T) {
-	allocs := func(s Sampler, vocab, steps int) float64 {
-		c := testContract(vocab)
-		cfg := GenerateConfig{GenLength: 16, Steps: steps, Temperature: 0.5, Sampler: s, CFGScale: 0.5}
-		den := &patternDenoiser{vocab: vocab}
-		return testing.AllocsPerRun(2, func() {
-			for _, err := range Stream(context.Background(), den, c, [][]int{{5, 6}, {7}}, cfg) {
-				if err != nil {
-					t.Fatal(err)
+	// Every server request carries a cancellable context; the step loop must not allocate for it either.
+	cancellable, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for _, ctx := range []context.Context{context.Background(), cancellable} {
+		allocs := func(s Sampler, vocab, steps int) float64 {
+			c := testContract(vocab)
+			cfg := GenerateConfig{GenLength: 16, Steps: steps, Temperature: 0.5, Sampler: s, CFGScale: 0.5}
+			den := &patternDenoiser{vocab: vocab}
+			return testing.AllocsPerRun(2, func() {
+				for _, err := range Stream(ctx, den, c, [][]int{{5, 6}, {7}}, cfg) {
+					if err != nil {
+						t.Fatal(err)
+					}
 				}
-			}
-		})
-	}
-	for _, name := range SamplerNames() {
-		s := SamplerByName(name)
-		if s.Proposal == ProposeFiltered {
-			s.TopP = 0.9
+			})
 		}
-		few, many := allocs(s, 64, 2), allocs(s, 64, 16)
-		assert.Equal(t, few, many, "%s: allocations grow with the number of steps (%v for 2 steps, %v for 16)", name, few, many)
+		for _, name := range SamplerNames() {
+			s := SamplerByName(name)
+			if s.Proposal == ProposeFiltered {
+				s.TopP = 0.9
+			}
+			few, many := allocs(s, 64, 2), allocs(s, 64, 16)
+			assert.Equal(t, few, many, "%s: allocations grow with the number of steps (%v for 2 steps, %v for 16)", name, few, many)
+		}
+		// A vocabulary large enough for the parallel scoring path.
+		s := SamplerByName("dream-entropy")
+		s.TopK = 50
+		few, many := allocs(s, 4096, 2), allocs(s, 4096, 16)
+		assert.Equal(t, few, many, "parallel scoring: %v for 2 steps, %v for 16", few, many)
 	}
-	// A vocabulary large enough for the parallel scoring path.
-	s := SamplerByName("dream-entropy")
-	s.TopK = 50
-	few, many := allocs(s, 4096, 2), allocs(s, 4096, 16)
-	assert.Equal(t, few, many, "parallel scoring: %v for 2 steps, %v for 16", few, many)
 }
 
 func TestAncestralProbabilities(t *testing.T) {

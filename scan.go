@@ -33,6 +33,37 @@ type scored struct {
 	entropy float64 // entropy (nats) of that distribution
 	lnorm   float64 // log normaliser of that distribution: prob(t) = exp(x_t - lnorm), x_t the (scaled) logit
 	ok      bool    // false when the logits hold NaN or +Inf, or no allowed logit is finite
+	fail    scoreFailure
+}
+
+// scoreFailure says why a position could not be scored, for the error.
+type scoreFailure uint8
+
+const (
+	failNone       scoreFailure = iota
+	failNonFinite               // a NaN or +Inf logit
+	failNoFinite                // no proposable token has a finite logit
+	failOnlyMasked              // the top-k/top-p filter kept only the mask token, which is never proposed
+)
+
+func (f scoreFailure) String() string {
+	switch f {
+	case failNonFinite:
+		return "NaN or +Inf logits"
+	case failNoFinite:
+		return "no proposable token has a finite logit"
+	case failOnlyMasked:
+		return "the top-k/top-p filter kept only the mask token, which is never proposed (raise top_k or top_p)"
+	}
+	return "unusable logits"
+}
+
+// unusable is the result of a position whose pass saw bad (NaN/+Inf) logits or no proposable finite one.
+func unusable(bad bool) scored {
+	if bad {
+		return scored{token: -1, fail: failNonFinite}
+	}
+	return scored{token: -1, fail: failNoFinite}
 }
 
 // entry is one vocabulary item in the filtering scratch: its (temperature-scaled) logit, its unnormalised
@@ -181,7 +212,7 @@ func (s *scorer) runLLaDA(logits []float32, rng *rand.PCG) scored {
 		// The random order needs no distribution: the proposal is a plain argmax.
 		out := scored{token: argmaxSkip(logits, s.proposeSkip)}
 		if out.token < 0 {
-			return scored{token: -1}
+			return unusable(hasNonFinite(logits))
 		}
 		out.score, out.ok = uniform53(rng), true
 		return out
@@ -189,7 +220,7 @@ func (s *scorer) runLLaDA(logits []float32, rng *rand.PCG) scored {
 	if fused {
 		a := stream(logits, 1, s.confSkip, never, sampler)
 		if !a.usable() {
-			return scored{token: -1}
+			return unusable(a.bad)
 		}
 		out := scored{token: a.parg}
 		if sampler != nil {
@@ -204,7 +235,7 @@ func (s *scorer) runLLaDA(logits []float32, rng *rand.PCG) scored {
 	}
 	p := stream(logits, scale, s.proposeSkip, never, sampler)
 	if !p.usable() {
-		return scored{token: -1}
+		return unusable(p.bad)
 	}
 	out := scored{token: p.parg}
 	if sampler != nil {
@@ -216,7 +247,7 @@ func (s *scorer) runLLaDA(logits []float32, rng *rand.PCG) scored {
 	}
 	a := stream(logits, 1, s.confSkip, -1, nil)
 	if a.bad || a.arg < 0 {
-		return scored{token: -1}
+		return unusable(a.bad)
 	}
 	s.finish(&out, &a, float64(logits[out.token]), rng)
 	return out
@@ -258,7 +289,7 @@ func (s *scorer) runSoftmax(logits []float32, rng *rand.PCG) scored {
 	}
 	a := stream(logits, scale, s.confSkip, s.proposeSkip[2], sampler)
 	if !a.usable() || isSkipped(s.proposeSkip, a.parg) {
-		return scored{token: -1}
+		return unusable(a.bad)
 	}
 	out := scored{token: a.parg}
 	if sampler != nil {
@@ -301,7 +332,7 @@ func (s *scorer) runFiltered(logits []float32, rng *rand.PCG, buf []entry) score
 		}
 	})
 	if bad || n == 0 {
-		return scored{token: -1}
+		return unusable(bad)
 	}
 	for k := range buf[:n] {
 		buf[k].w = math.Exp(buf[k].v - m)
@@ -346,7 +377,7 @@ func (s *scorer) runFiltered(logits []float32, rng *rand.PCG, buf []entry) score
 		}
 	}
 	if a.parg < 0 {
-		return scored{token: -1}
+		return scored{token: -1, fail: failOnlyMasked}
 	}
 	out := scored{token: a.parg}
 	x := a.best
@@ -490,4 +521,14 @@ func argmaxSkip(logits []float32, skip [3]int) int {
 		return -1
 	}
 	return arg
+}
+
+// hasNonFinite reports a NaN or +Inf logit (only on the error path).
+func hasNonFinite(logits []float32) bool {
+	for _, f := range logits {
+		if x := float64(f); x != x || math.IsInf(x, 1) {
+			return true
+		}
+	}
+	return false
 }

@@ -1,7 +1,6 @@
 package llada
 
 import (
-	"math"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -29,19 +28,7 @@ func TestSchedulesAreMonotoneWithBoundaries(t *testing.T) {
 				a := s.Alpha(tt)
 				assert.LessOrEqual(t, a, prev+1e-15, "alpha decreases at t=%v", tt)
 				prev = a
-				// Derivative against a central difference.
-				if i < 1000 {
-					h := 1e-6
-					fd := (s.Alpha(tt+h) - s.Alpha(tt-h)) / (2 * h)
-					assert.InDelta(t, fd, s.DAlpha(tt), 1e-4*max(1, math.Abs(fd)), "dalpha at t=%v", tt)
-				}
-				// Inverse.
-				back, ok := s.Inverse(a)
-				require.True(t, ok)
-				assert.InDelta(t, tt, back, 1e-6, "inverse at t=%v", tt)
 			}
-			_, ok := s.Inverse(2)
-			assert.False(t, ok, "alpha=2 is outside every schedule")
 		})
 	}
 	_, err := NewSchedule("sigmoid")

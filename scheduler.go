@@ -65,45 +65,6 @@ func (s Schedule) sigma(t float64) float64 {
 	return math.Pow(s.SigmaMin, 1-t) * math.Pow(s.SigmaMax, t)
 }
 
-// DAlpha returns d alpha / dt (<= 0: alpha decreases as noise grows).
-func (s Schedule) DAlpha(t float64) float64 {
-	switch s.Kind {
-	case ScheduleCosine:
-		return -math.Pi / 2 * math.Sin(math.Pi/2*(1-t))
-	case ScheduleLogLinear:
-		return -(1 - s.Eps)
-	case ScheduleGeometric:
-		sg := s.sigma(t)
-		return -math.Exp(-sg) * sg * math.Log(s.SigmaMax/s.SigmaMin)
-	case SchedulePolynomial:
-		return -s.Exponent * math.Pow(t, s.Exponent-1)
-	}
-	return -1
-}
-
-// Inverse returns the t with alpha(t) = a, clamped to [0,1]; ok is false when a is outside the schedule's
-// range (e.g. the geometric schedule never reaches 0 or 1 exactly).
-func (s Schedule) Inverse(a float64) (t float64, ok bool) {
-	lo, hi := s.Alpha(1), s.Alpha(0)
-	if a < lo || a > hi || math.IsNaN(a) {
-		return 0, false
-	}
-	switch s.Kind {
-	case ScheduleCosine:
-		t = 1 - 2/math.Pi*math.Acos(1-a)
-	case ScheduleLogLinear:
-		t = (1 - a) / (1 - s.Eps)
-	case ScheduleGeometric:
-		// sigma = -log a = smin * (smax/smin)^t
-		t = math.Log(-math.Log(a)/s.SigmaMin) / math.Log(s.SigmaMax/s.SigmaMin)
-	case SchedulePolynomial:
-		t = math.Pow(1-a, 1/s.Exponent)
-	default:
-		t = 1 - a
-	}
-	return min(max(t, 0), 1), true
-}
-
 // UnmaskProb is the probability that a position masked at time t is unmasked by time s < t:
 // (alpha(s) - alpha(t)) / (1 - alpha(t)). It is 1 when alpha(t) = 1.
 func (s Schedule) UnmaskProb(t, sTime float64) float64 {

@@ -174,6 +174,12 @@ type permutedDenoiser struct {
 
 func (p *permutedDenoiser) VocabSize() int { return p.inner.VocabSize() }
 
+// Deterministic: permuting positions keeps the inner denoiser's capability.
+func (p *permutedDenoiser) Deterministic() bool {
+	d, ok := p.inner.(llada.Deterministic)
+	return ok && d.Deterministic()
+}
+
 func (p *permutedDenoiser) Forward(ctx context.Context, in llada.Batch, logits []float32) error {
 	for _, a := range in.Attention {
 		if a == 0 {

@@ -22,6 +22,8 @@ type funcDenoiser struct {
 
 func (d *funcDenoiser) VocabSize() int { return d.vocab }
 
+func (d *funcDenoiser) Deterministic() bool { return true }
+
 func (d *funcDenoiser) Forward(ctx context.Context, in llada.Batch, logits []float32) error {
 	if err := ctx.Err(); err != nil {
 		return err

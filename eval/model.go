@@ -51,6 +51,12 @@ type sessionDenoiser struct {
 
 func (d sessionDenoiser) VocabSize() int { return d.vocab }
 
+// Deterministic: contract v1 networks take no time input (see llada.Deterministic).
+func (d sessionDenoiser) Deterministic() bool { return true }
+
+// ReleaseBuffer lets the step loop unpin its logits buffer from the session (see llada.BufferHolder).
+func (d sessionDenoiser) ReleaseBuffer(logits []float32) { d.s.ReleaseBuffer(logits) }
+
 func (d sessionDenoiser) Forward(ctx context.Context, in llada.Batch, logits []float32) error {
 	return d.s.Forward(ctx, in.IDs, in.Attention, in.Rows, in.Seq, logits)
 }

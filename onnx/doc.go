@@ -8,9 +8,9 @@
 // element types and ranks and names every mismatch; any other required input is an error. Other outputs are
 // allowed and never computed. The llada.* metadata keys are read by the root package from Session.Metadata.
 //
-// onnxruntime_go cannot list the inputs of a session it has created, so Open first loads the model into a
-// throw-away session with graph optimisation off to read the signature, then creates the real one: opening
-// costs two model loads (milliseconds for the models this project ships; noticeable for multi-GB ones).
+// onnxruntime_go cannot list the inputs of a session it has created, so Open reads the graph's inputs and
+// outputs from the ONNX protobuf itself (seeking past the weights), checks them, and only then creates the
+// session: one model load per Open, and a model that breaks the contract fails before its weights load.
 //
 // # Finding ONNX Runtime
 //
@@ -18,14 +18,16 @@
 //
 //  1. the explicit path (WithLibraryPath);
 //  2. $ONNXRUNTIME_SHARED_LIBRARY_PATH;
-//  3. the project cache, where `bash scripts/install-onnxruntime.sh` installs ONNX Runtime 1.30.0:
-//     $LLADA_CACHE_DIR, else $XDG_CACHE_HOME/llada, else ~/.cache/llada, then
-//     onnxruntime-1.30.0/libonnxruntime.so.1;
-//  4. system directories (/usr/local/lib, /usr/lib, /usr/lib/x86_64-linux-gnu, ...) and the names the
-//     dynamic linker cache knows (ldconfig -p).
+//  3. the llada cache, where InstallCommand (`go run github.com/llada-go/llada/onnx/cmd/install-onnxruntime`),
+//     `llada install-onnxruntime` and `bash scripts/install-onnxruntime.sh` install ONNX Runtime 1.30.0:
+//     $LLADA_CACHE_DIR, else $XDG_CACHE_HOME/llada, else ~/.cache/llada, then onnxruntime-1.30.0/ and
+//     libonnxruntime.so.1 (Linux), libonnxruntime.1.30.0.dylib (macOS) or onnxruntime.dll (Windows);
+//  4. the platform's system places: on Linux /usr/local/lib, /usr/lib, /usr/lib/x86_64-linux-gnu, ... and
+//     the names the dynamic linker cache knows (ldconfig -p); on macOS /opt/homebrew/lib, /usr/local/lib and
+//     /usr/lib; on Windows the directories of $PATH.
 //
 // A path given explicitly or through the environment that does not exist is an error (it is not skipped).
-// When nothing is found the error wraps ErrLibraryNotFound and says to run the installer.
+// When nothing is found the error wraps ErrLibraryNotFound and names InstallCommand.
 //
 // The runtime is loaded once per process and stays loaded: onnxruntime_go keeps one global environment, and
 // unloading and reloading ONNX Runtime in a process is not reliable. Every Session therefore shares that one

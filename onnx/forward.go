@@ -4,7 +4,6 @@ package onnx
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"unsafe"
 
@@ -28,8 +27,7 @@ type binding struct {
 	inputs    []ort.Value
 	outputs   []ort.Value
 	run       *ort.RunOptions
-	fired     chan struct{} // the cancellation callback signals here once it has set Terminate
-	terminate func()        // built once: sets Terminate, then signals fired
+	watch     *watcher // sets run's terminate flag when a cancellable ctx is cancelled mid-run; see watch.go
 	// io binds the same tensors for the allocation-free path (RunWithBinding), used when the vocab is static
 	// and ctx can never be cancelled: onnxruntime_go's binding run takes no run options, so it cannot be
 	// terminated, while RunWithOptions allocates a few small slices per call.
@@ -37,11 +35,7 @@ type binding struct {
 }
 
 func (s *Session) newBinding(rows, seq int) (*binding, error) {
-	b := &binding{rows: rows, seq: seq, fired: make(chan struct{}, 1)}
-	b.terminate = func() {
-		_ = b.run.Terminate()
-		b.fired <- struct{}{}
-	}
+	b := &binding{rows: rows, seq: seq}
 	shape := ort.NewShape(int64(rows), int64(seq))
 	var err error
 	if b.ids, err = ort.NewEmptyTensor[int64](shape); err != nil {
@@ -91,6 +85,10 @@ func (b *binding) destroy() {
 	if b.io != nil {
 		_ = b.io.Destroy()
 	}
+	if b.watch != nil {
+		b.watch.stop()
+	}
+	b.watch = nil
 	b.ids, b.mask, b.out, b.run, b.io = nil, nil, nil, nil, nil
 }
 
@@ -151,8 +149,8 @@ func (s *Session) putBinding(b *binding) {
 //
 // Forward is safe for concurrent use. With a static vocab, ONNX Runtime writes straight into logits, and the
 // tensors for each shape are cached, so a steady-state call allocates only what the onnxruntime_go Run wrapper
-// does. The session keeps a reference to the last logits slice bound per cached shape until the entry is
-// evicted or the session closed.
+// does. Until ReleaseBuffer (or eviction, or Close) the session keeps a reference to the last logits slice
+// bound per cached shape.
 //
 // A cancelled ctx stops the run: before it starts, or in flight through ONNX Runtime's terminate flag (checked
 // between graph nodes). The error then wraps ctx.Err().
@@ -190,7 +188,7 @@ func (s *Session) Forward(ctx context.Context, ids, attention []int64, rows, seq
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
-		return errors.New("onnx: forward: session is closed")
+		return fmt.Errorf("onnx: forward: %w", ErrClosed)
 	}
 	b, err := s.getBinding(rows, seq)
 	if err != nil {
@@ -233,20 +231,23 @@ func (s *Session) Forward(ctx context.Context, ids, attention []int64, rows, seq
 	return nil
 }
 
-// runCancellable runs with the binding's RunOptions and, while ctx can still be cancelled, arranges for
-// cancellation to set ONNX Runtime's terminate flag. Before the binding is reused the flag is cleared again,
-// after waiting for a callback that may be running concurrently.
+// runCancellable runs with the binding's RunOptions and, while ctx can still be cancelled, has the binding's
+// watcher set ONNX Runtime's terminate flag on cancellation. Before the binding is reused the flag is cleared
+// again. The watcher is a goroutine per binding rather than context.AfterFunc, which allocates on every call.
 func (s *Session) runCancellable(ctx context.Context, b *binding) error {
-	if ctx.Done() == nil {
+	done := ctx.Done()
+	if done == nil {
 		if b.io != nil && b.outputs[0] != nil {
 			return s.sess.RunWithBinding(b.io)
 		}
 		return s.sess.RunWithOptions(b.inputs, b.outputs, b.run)
 	}
-	stop := context.AfterFunc(ctx, b.terminate)
+	if b.watch == nil {
+		b.watch = newWatcher(b.run)
+	}
+	b.watch.begin(done)
 	err := s.sess.RunWithOptions(b.inputs, b.outputs, b.run)
-	if !stop() {
-		<-b.fired
+	if b.watch.end() {
 		_ = b.run.UnsetTerminate()
 	}
 	return err

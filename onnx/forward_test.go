@@ -205,6 +205,7 @@ func TestClose(t *testing.T) {
 	require.NoError(t, s.Close(), "closing twice is a no-op")
 	err = s.Forward(context.Background(), []int64{2, 3}, nil, 1, 2, out)
 	require.Error(t, err)
+	assert.ErrorIs(t, err, ErrClosed)
 	assert.Contains(t, err.Error(), "session is closed")
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 )
 
@@ -21,38 +22,78 @@ const EnvLibraryPath = "ONNXRUNTIME_SHARED_LIBRARY_PATH"
 // ErrLibraryNotFound is wrapped by every error that means "no ONNX Runtime library could be located".
 var ErrLibraryNotFound = errors.New("ONNX Runtime shared library not found")
 
-const installHint = "run `bash scripts/install-onnxruntime.sh` (installs ONNX Runtime " + RuntimeVersion +
-	" into the llada cache) or set " + EnvLibraryPath + " to libonnxruntime.so"
+// InstallCommand installs ONNX Runtime RuntimeVersion into the llada cache (CacheLibraryPath). Run it from a
+// module that requires llada, so that it installs the version that module's llada expects; the CLI has the
+// same as `llada install-onnxruntime`, and a checkout has scripts/install-onnxruntime.sh (linux-x64).
+const InstallCommand = "go run github.com/llada-go/llada/onnx/cmd/install-onnxruntime"
 
-// CacheLibraryPath is where scripts/install-onnxruntime.sh puts the library: $LLADA_CACHE_DIR, else
-// $XDG_CACHE_HOME/llada, else ~/.cache/llada, then onnxruntime-<version>/libonnxruntime.so.1. It mirrors the
-// script's own rule so the two cannot drift apart silently (a test checks the script text).
-func CacheLibraryPath() (string, error) {
-	dir := os.Getenv("LLADA_CACHE_DIR")
-	if dir == "" {
-		base := os.Getenv("XDG_CACHE_HOME")
-		if base == "" {
-			home, err := os.UserHomeDir()
-			if err != nil {
-				return "", fmt.Errorf("onnx: cache directory: %w", err)
-			}
-			base = filepath.Join(home, ".cache")
-		}
-		dir = filepath.Join(base, "llada")
+const installHint = "install it with `" + InstallCommand + "` (from your module; or `llada install-onnxruntime`, or " +
+	"`bash scripts/install-onnxruntime.sh` in a checkout), which puts ONNX Runtime " + RuntimeVersion +
+	" into the llada cache, or set " + EnvLibraryPath + " to the library file"
+
+// CacheDir is the llada cache: $LLADA_CACHE_DIR, else $XDG_CACHE_HOME/llada, else ~/.cache/llada (the same
+// rule on every system, so that the installers and LibraryPath agree).
+func CacheDir() (string, error) {
+	if dir := os.Getenv("LLADA_CACHE_DIR"); dir != "" {
+		return dir, nil
 	}
-	return filepath.Join(dir, "onnxruntime-"+RuntimeVersion, "libonnxruntime.so.1"), nil
+	base := os.Getenv("XDG_CACHE_HOME")
+	if base == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("onnx: cache directory: %w", err)
+		}
+		base = filepath.Join(home, ".cache")
+	}
+	return filepath.Join(base, "llada"), nil
 }
 
-// systemDirs are searched, in order, after the cache; then the dynamic linker's cache (ldconfig -p).
-var systemDirs = []string{"/usr/local/lib", "/usr/lib", "/usr/lib/x86_64-linux-gnu", "/usr/local/lib64", "/usr/lib64"}
+// CacheLibraryPath is where the installers put the library: CacheDir, then onnxruntime-<version>/ and the
+// platform's file name (libonnxruntime.so.1 on Linux, libonnxruntime.<version>.dylib on macOS,
+// onnxruntime.dll on Windows: the names in the onnxruntime-node package). It mirrors
+// scripts/install-onnxruntime.sh's rule so the two cannot drift apart silently (a test checks the script text).
+func CacheLibraryPath() (string, error) {
+	dir, err := CacheDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "onnxruntime-"+RuntimeVersion, platformLibrary(runtime.GOOS).cacheName), nil
+}
 
-var systemNames = []string{"libonnxruntime.so.1", "libonnxruntime.so", "libonnxruntime.so." + RuntimeVersion}
+// libraryNames are the places and names an ONNX Runtime shared library has on one operating system.
+type libraryNames struct {
+	cacheName string   // file name in the llada cache
+	names     []string // names searched in dirs
+	dirs      []string // system library directories, in order
+	pathDirs  bool     // also search $PATH (Windows loads DLLs from there)
+	ldconfig  bool     // also ask the dynamic linker cache
+}
+
+func platformLibrary(goos string) libraryNames {
+	switch goos {
+	case "darwin":
+		return libraryNames{
+			cacheName: "libonnxruntime." + RuntimeVersion + ".dylib",
+			names:     []string{"libonnxruntime.dylib", "libonnxruntime.1.dylib", "libonnxruntime." + RuntimeVersion + ".dylib"},
+			dirs:      []string{"/opt/homebrew/lib", "/usr/local/lib", "/usr/lib"},
+		}
+	case "windows":
+		return libraryNames{cacheName: "onnxruntime.dll", names: []string{"onnxruntime.dll"}, pathDirs: true}
+	}
+	return libraryNames{
+		cacheName: "libonnxruntime.so.1",
+		names:     []string{"libonnxruntime.so.1", "libonnxruntime.so", "libonnxruntime.so." + RuntimeVersion},
+		dirs: []string{"/usr/local/lib", "/usr/lib", "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
+			"/usr/local/lib64", "/usr/lib64"},
+		ldconfig: true,
+	}
+}
 
 // LibraryPath resolves the ONNX Runtime shared library: the explicit path if non-empty, else
-// $ONNXRUNTIME_SHARED_LIBRARY_PATH, else the project cache (CacheLibraryPath), else the system library
-// directories and the names ldconfig knows. An explicit path or environment variable that names a missing file
-// is an error rather than a reason to fall through: the user asked for that file. Errors wrap
-// ErrLibraryNotFound and say how to install the library.
+// $ONNXRUNTIME_SHARED_LIBRARY_PATH, else the llada cache (CacheLibraryPath), else the platform's usual
+// names in its system library directories (and the ldconfig cache on Linux, $PATH on Windows). An explicit
+// path or environment variable that names a missing file is an error rather than a reason to fall through: the
+// user asked for that file. Errors wrap ErrLibraryNotFound and say how to install the library.
 func LibraryPath(explicit string) (string, error) {
 	if explicit != "" {
 		return checkFile(explicit, "explicit library path")
@@ -67,19 +108,31 @@ func LibraryPath(explicit string) (string, error) {
 		}
 		tried = append(tried, p)
 	}
-	for _, d := range systemDirs {
-		for _, n := range systemNames {
+	plat := platformLibrary(runtime.GOOS)
+	dirs := plat.dirs
+	if plat.pathDirs {
+		dirs = append(dirs[:len(dirs):len(dirs)], filepath.SplitList(os.Getenv("PATH"))...)
+	}
+	for _, d := range dirs {
+		for _, n := range plat.names {
 			p := filepath.Join(d, n)
 			if isFile(p) {
 				return p, nil
 			}
 		}
 	}
-	tried = append(tried, strings.Join(systemDirs, ", "))
-	if p := ldconfigLookup(); p != "" {
-		return p, nil
+	where := "the system library directories (" + strings.Join(plat.dirs, ", ") + ")"
+	if plat.pathDirs {
+		where = "$PATH"
 	}
-	return "", fmt.Errorf("onnx: %w (looked in %s and the ldconfig cache); %s", ErrLibraryNotFound,
+	tried = append(tried, where)
+	if plat.ldconfig {
+		if p := ldconfigLookup(); p != "" {
+			return p, nil
+		}
+		tried = append(tried, "the ldconfig cache")
+	}
+	return "", fmt.Errorf("onnx: %w (looked for %s in %s); %s", ErrLibraryNotFound, strings.Join(plat.names, ", "),
 		strings.Join(tried, "; "), installHint)
 }
 
@@ -89,7 +142,7 @@ func checkFile(p, origin string) (string, error) {
 		return "", fmt.Errorf("onnx: %w at %s %q: %v; %s", ErrLibraryNotFound, origin, p, err, installHint)
 	}
 	if st.IsDir() {
-		return "", fmt.Errorf("onnx: %w at %s %q: it is a directory, want the libonnxruntime.so file; %s",
+		return "", fmt.Errorf("onnx: %w at %s %q: it is a directory, want the library file; %s",
 			ErrLibraryNotFound, origin, p, installHint)
 	}
 	return p, nil

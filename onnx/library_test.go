@@ -70,7 +70,7 @@ func TestLibraryPathErrors(t *testing.T) {
 			_, err := LibraryPath(c.explicit)
 			require.Error(t, err)
 			assert.True(t, errors.Is(err, ErrLibraryNotFound))
-			assert.Contains(t, err.Error(), "bash scripts/install-onnxruntime.sh")
+			assert.Contains(t, err.Error(), InstallCommand)
 			for _, w := range c.want {
 				assert.Contains(t, err.Error(), w)
 			}
@@ -84,7 +84,7 @@ func TestLibraryPathErrors(t *testing.T) {
 	} else {
 		assert.True(t, errors.Is(err, ErrLibraryNotFound))
 		assert.Contains(t, err.Error(), filepath.Join(dir, "empty-cache"))
-		assert.Contains(t, err.Error(), "bash scripts/install-onnxruntime.sh")
+		assert.Contains(t, err.Error(), InstallCommand)
 	}
 }
 
@@ -104,7 +104,7 @@ func TestMissingLibraryOnOpen(t *testing.T) {
 	require.Error(t, err)
 	assert.Nil(t, s)
 	assert.True(t, errors.Is(err, ErrLibraryNotFound))
-	assert.Contains(t, err.Error(), "bash scripts/install-onnxruntime.sh")
+	assert.Contains(t, err.Error(), InstallCommand)
 }
 
 func TestSecondLibraryIsRefused(t *testing.T) {
@@ -148,4 +148,25 @@ func TestNotALibrary(t *testing.T) {
 	assert.Contains(t, msg, "loading ONNX Runtime from")
 	assert.Contains(t, msg, fake)
 	assert.True(t, strings.Contains(msg, "invalid ELF header") || strings.Contains(msg, "file too short"), msg)
+}
+
+// TestPlatformLibraryNames: each operating system looks for its own file names, and the cache name is one
+// the onnxruntime-node package ships for it.
+func TestPlatformLibraryNames(t *testing.T) {
+	for goos, want := range map[string]string{
+		"linux":   "libonnxruntime.so.1",
+		"darwin":  "libonnxruntime.1.30.0.dylib",
+		"windows": "onnxruntime.dll",
+	} {
+		p := platformLibrary(goos)
+		assert.Equal(t, want, p.cacheName, goos)
+		assert.Contains(t, p.names, want, "%s: the cache file name is also searched in system places", goos)
+		assert.Equal(t, goos == "linux", p.ldconfig, goos)
+		assert.Equal(t, goos == "windows", p.pathDirs, goos)
+	}
+	// The command the errors name exists in this module.
+	main, err := os.ReadFile(filepath.Join("cmd", "install-onnxruntime", "main.go"))
+	require.NoError(t, err)
+	assert.Contains(t, string(main), "package main")
+	assert.Equal(t, "go run github.com/llada-go/llada/onnx/cmd/install-onnxruntime", InstallCommand)
 }

@@ -34,3 +34,6 @@ func (*Session) Close() error                { return nil }
 func (*Session) Forward(context.Context, []int64, []int64, int, int, []float32) error {
 	return ErrNoCGO
 }
+
+// ReleaseBuffer does nothing without cgo.
+func (*Session) ReleaseBuffer([]float32) {}

@@ -55,7 +55,7 @@ func ensureEnvironment(explicit string) (string, error) {
 	// Fatal only: every error ONNX Runtime hits is returned to our caller, so letting it also log to stderr
 	// would print each failure twice (and scribble over the CLI's live canvas).
 	if err := ort.InitializeEnvironment(ort.WithLogLevelFatal()); err != nil {
-		return "", fmt.Errorf("onnx: loading ONNX Runtime from %q: %w (is it a libonnxruntime.so %s for this "+
+		return "", fmt.Errorf("onnx: loading ONNX Runtime from %q: %w (is it ONNX Runtime %s built for this "+
 			"platform? %s)", path, err, RuntimeVersion, installHint)
 	}
 	env.path, env.realPath, env.ready = path, real, true

@@ -3,6 +3,7 @@
 package onnx
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -77,32 +78,19 @@ func open(c config, path string, data []byte) (*Session, error) {
 		return nil, fmt.Errorf("onnx: model %s: %s: %w", source, what, err)
 	}
 
-	// The binding cannot list the inputs of a session it has already created, so a throw-away session with
-	// optimisation off reads the signature first. It costs one extra model load; for the small models this
-	// project ships that is milliseconds.
-	probeOpts, err := ort.NewSessionOptions()
-	if err != nil {
-		return fail("session options", err)
-	}
-	_ = probeOpts.SetGraphOptimizationLevel(ort.GraphOptimizationLevelDisableAll)
-	_ = probeOpts.SetIntraOpNumThreads(1)
-	var ins, outs []ort.InputOutputInfo
+	// The signature is read from the protobuf itself (see readGraphSignature), so the model is loaded once, by
+	// the session below, and a model that breaks the contract fails before its weights are loaded.
+	var ins, outs []TensorInfo
 	if data != nil {
-		ins, outs, err = ort.GetInputOutputInfoWithONNXData(data)
+		ins, outs, err = readGraphSignature(bytes.NewReader(data), int64(len(data)))
 	} else {
-		ins, outs, err = ort.GetInputOutputInfoWithOptions(path, probeOpts)
+		ins, outs, err = readSignatureFile(path)
 	}
-	probeOpts.Destroy()
 	if err != nil {
 		return fail("not a loadable ONNX model", err)
 	}
 	s := &Session{source: source, library: lib}
-	for _, io := range ins {
-		s.inputs = append(s.inputs, infoFromORT(io))
-	}
-	for _, io := range outs {
-		s.outputs = append(s.outputs, infoFromORT(io))
-	}
+	s.inputs, s.outputs = ins, outs
 	s.sig, err = validateSignature(s.inputs, s.outputs)
 	if err != nil {
 		return nil, fmt.Errorf("onnx: model %s: %w", source, err)
@@ -123,7 +111,7 @@ func open(c config, path string, data []byte) (*Session, error) {
 		s.sess, err = ort.NewDynamicAdvancedSession(path, s.feedName, []string{Logits}, so)
 	}
 	if err != nil {
-		return fail("creating session", err)
+		return fail("not a loadable ONNX model: creating session", err)
 	}
 	if s.meta, err = readMetadata(s.sess); err != nil {
 		s.sess.Destroy()
@@ -266,4 +254,17 @@ func (s *Session) Close() error {
 		return fmt.Errorf("onnx: close: %w", err)
 	}
 	return nil
+}
+
+func readSignatureFile(path string) ([]TensorInfo, []TensorInfo, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	return readGraphSignature(f, st.Size())
 }

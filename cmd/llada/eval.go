@@ -15,6 +15,7 @@ import (
 
 	"github.com/llada-go/llada"
 	"github.com/llada-go/llada/eval"
+	"github.com/llada-go/llada/eval/plots"
 	"github.com/llada-go/llada/onnx"
 )
 
@@ -169,7 +170,7 @@ func runEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}
-	plots, err := rep.WritePlots(*out)
+	plots, err := plots.Write(rep, *out)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/llada-go/llada"
@@ -45,14 +46,14 @@ func addSamplerFlags(fs *flag.FlagSet) func(cfg *llada.GenerateConfig) error {
 	fs.Float64Var(&eps, "eps", 0, "end of the time grid linspace(1, eps, steps+1) (Dream 1e-3, MDLM 1e-5)")
 	fs.StringVar(&schedule, "schedule", "", "masking schedule: linear, cosine, loglinear, geometric, polynomial")
 	fs.StringVar(&grid, "grid", "", "time grid of the ancestral samplers: uniform or cosine")
-	fs.Float64Var(&gamma, "gamma", 0, "entropy budget of the eb sampler (default 0.1)")
-	fs.Float64Var(&eta, "eta", 0, "ReMDM eta (cap 0.04, rescale 0.015, loop 0.02)")
+	fs.Float64Var(&gamma, "gamma", 0, "entropy budget >= 0 of the eb sampler (default 0.1)")
+	fs.Float64Var(&eta, "eta", 0, "ReMDM eta in [0,1] (cap 0.04, rescale 0.015, loop 0.02; 0 turns remasking off)")
 	fs.Float64Var(&tOn, "t-on", 0, "ReMDM loop: time the loop starts (default 0.55)")
 	fs.Float64Var(&tOff, "t-off", 0, "ReMDM loop: time the loop ends (default 0.05)")
 	fs.Float64Var(&alphaOn, "alpha-on", 0, "ReMDM loop: alpha held during the loop (default 0.9)")
 	fs.IntVar(&quota, "quota", 0, "fixed number of masks committed per step (LLaDA 2.1 num_to_transfer); steps are then ignored")
 	fs.Float64Var(&editThreshold, "edit-threshold", 0, "LLaDA 2.x token editing threshold in (0,1] (0 = off)")
-	fs.IntVar(&maxPost, "max-post-steps", 0, "LLaDA 2.x editing steps after a block is full (default 16)")
+	fs.IntVar(&maxPost, "max-post-steps", 0, "LLaDA 2.x editing steps after a block is full (default 16; 0 for none)")
 	fs.BoolVar(&stopEOS, "stop-at-eos", false, "stop a row once EOS is committed with everything before it decoded, and trim after it")
 	fs.StringVar(&shift, "logits-shift", "", "assert the model's logits convention: on (Dream) or off; empty follows the model")
 
@@ -133,20 +134,26 @@ func addSamplerFlags(fs *flag.FlagSet) func(cfg *llada.GenerateConfig) error {
 			s = llada.SamplerByName(preset)
 			cfg.Remasking = ""
 		}
-		// The library reads a zero knob as "the default"; on the command line an explicit 0 is a mistake.
-		zeroIsDefault := map[string]float64{"threshold": threshold, "factor": factor, "eps": eps, "gamma": gamma,
-			"eta": eta, "t-on": tOn, "t-off": tOff, "alpha-on": alphaOn}
+		// The library reads a zero knob as "the default" unless its bit is in Sampler.Zero; on the command line
+		// a flag given as 0 means 0 (validation then rejects a knob whose range excludes it).
+		zeroBit := map[string]llada.Knob{"threshold": llada.KnobThreshold, "factor": llada.KnobFactor,
+			"alg-temp": llada.KnobAlgTemp, "top-p": llada.KnobTopP, "top-k": llada.KnobTopK, "eps": llada.KnobEps,
+			"gamma": llada.KnobGamma, "eta": llada.KnobEta, "t-on": llada.KnobTOn, "t-off": llada.KnobTOff,
+			"alpha-on": llada.KnobAlphaOn, "quota": llada.KnobQuota, "edit-threshold": llada.KnobEditThreshold,
+			"max-post-steps": llada.KnobMaxPostSteps}
 		for _, k := range knobs {
 			if !set[k.name] {
 				continue
-			}
-			if v, ok := zeroIsDefault[k.name]; ok && v == 0 {
-				return fmt.Errorf("--%s 0: must be non-zero (leave the flag out for the preset's default)", k.name)
 			}
 			if !k.applies(s) {
 				return fmt.Errorf("--%s does not apply to sampler %s: it needs %s", k.name, s.Name, k.what)
 			}
 			k.set(&s)
+			if bit, ok := zeroBit[k.name]; ok {
+				if v, err := strconv.ParseFloat(fs.Lookup(k.name).Value.String(), 64); err == nil && v == 0 {
+					s.Zero |= bit
+				}
+			}
 		}
 		cfg.Sampler = s
 		return nil

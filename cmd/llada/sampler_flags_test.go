@@ -60,6 +60,18 @@ func TestSamplerFlags(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, llada.ShiftOff, cfg.Sampler.LogitsShift)
 
+	// An explicit 0 means 0, not the preset's value.
+	cfg, err = parseSampler(t, "--sampler", "remdm-cap", "--eta", "0")
+	require.NoError(t, err)
+	assert.Equal(t, 0.0, cfg.Sampler.Eta)
+	assert.Equal(t, llada.KnobEta, cfg.Sampler.Zero)
+	cfg, err = parseSampler(t, "--sampler", "eb", "--gamma", "0")
+	require.NoError(t, err)
+	assert.Equal(t, llada.KnobGamma, cfg.Sampler.Zero)
+	cfg, err = parseSampler(t, "--sampler", "eb", "--gamma", "0.3")
+	require.NoError(t, err)
+	assert.Zero(t, cfg.Sampler.Zero)
+
 	// Knobs without --sampler apply to the LLaDA preset --remasking picks.
 	cfg, err = parseSampler(t, "--remasking", "random", "--stop-at-eos")
 	require.NoError(t, err)
@@ -74,7 +86,8 @@ func TestSamplerFlagErrors(t *testing.T) {
 	}{
 		{[]string{"--sampler", "sideways"}, `unknown sampler "sideways"`},
 		{[]string{"--sampler", "fast-dllm-threshold", "--threshold", "1.5"}, "threshold (tau) 1.5"},
-		{[]string{"--sampler", "fast-dllm-threshold", "--threshold", "0"}, "--threshold 0: must be non-zero"},
+		{[]string{"--sampler", "fast-dllm-threshold", "--threshold", "0"}, "threshold (tau) 0 must be in (0,1]"},
+		{[]string{"--sampler", "remdm-loop", "--t-off", "0"}, "0 < t_off (0)"},
 		{[]string{"--sampler", "dream-entropy", "--top-p", "2"}, "top_p 2"},
 		{[]string{"--sampler", "fast-dllm-threshold", "--gamma", "0.5"}, "--gamma does not apply to sampler fast-dllm-threshold"},
 		{[]string{"--sampler", "llada-low-confidence", "--top-p", "0.9"}, "--top-p does not apply"},

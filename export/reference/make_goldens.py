@@ -241,6 +241,26 @@ def preset_plan():
                              dict(gen_length=16, steps=8), 6))
     for shift in (False, True):
         plan.append(("dream", "dream-origin", dict(alg="origin", eps=1e-3, shift=shift), dict(gen_length=16, steps=1), 6))
+    # Dream with semi-autoregressive blocks (an engine extension; see presets_ref.dream): every score, both logits
+    # conventions; origin with one step per block (its positions are random with more).
+    for alg in ("maskgit_plus", "topk_margin", "entropy"):
+        for shift in (False, True):
+            plan.append(("dream", "dream-" + alg.replace("_", "-"), dict(alg=alg, eps=1e-3, shift=shift),
+                         dict(gen_length=16, block_length=8, steps=8), 6))
+    for shift in (False, True):
+        plan.append(("dream", "dream-origin", dict(alg="origin", eps=1e-3, shift=shift),
+                     dict(gen_length=16, block_length=4, steps=4), 6))
+    # Classifier-free guidance with presets other than LLaDA's (presets_ref.Guided).
+    plan.append(("fast-dllm", "fast-dllm-threshold", dict(threshold=0.9, cfg_scale=1.5),
+                 dict(gen_length=24, block_length=8, steps=3), 8))
+    plan.append(("fast-dllm", "fast-dllm-factor", dict(factor=1.0, off_by_one=False, cfg_scale=1.5),
+                 dict(gen_length=24, block_length=8, steps=3), 8))
+    for alg in ("maskgit_plus", "entropy"):
+        for shift in (False, True):
+            plan.append(("dream", "dream-" + alg.replace("_", "-"), dict(alg=alg, eps=1e-3, shift=shift, cfg_scale=1.5),
+                         dict(gen_length=16, block_length=8, steps=8), 6))
+    plan.append(("eb", "eb", dict(gamma=0.1, error_proxy="entropy", cfg_scale=1.5),
+                 dict(gen_length=24, block_length=8, steps=3), 8))
     for gamma in (0.1, 1.0):
         plan.append(("eb", "eb", dict(gamma=gamma, error_proxy="entropy"), dict(gen_length=24, block_length=8, steps=3), 12))
     for tau in (0.95, 0.6):
@@ -257,6 +277,8 @@ def preset_plan():
 
 def run_preset(model, sp, preset, knobs, run, prompt):
     k = dict(knobs)
+    if "cfg_scale" in k:
+        model = presets_ref.Guided(model, len(prompt), k.pop("cfg_scale"), sp.mask)
     if preset.startswith("fast-dllm"):
         return presets_ref.fast_dllm(model, prompt, sp, threshold=k.get("threshold"), factor=k.get("factor"),
                                      off_by_one=k.get("off_by_one", False), **run)
@@ -283,6 +305,8 @@ def preset_goldens(model, sp, contract, model_name, prompt_source, out_dir, mode
     for fname, preset, knobs, run, n in preset_plan():
         doc = files.setdefault(fname, {"cases": [], "skipped": [], "kept": {}})
         tag = preset + "".join("/%s=%s" % (k, knobs[k]) for k in sorted(knobs))
+        if preset.startswith("dream") and "block_length" in run:
+            tag += "/block_length=%d" % run["block_length"]
         use = prompts[:n]
         if preset.startswith("llada2"):
             # LLaDA 2 aligns blocks to absolute positions: half the prompts fill whole blocks (both alignments

@@ -58,6 +58,27 @@ def _forward(model, x, att=None):
     return out.double().numpy().copy()
 
 
+class Guided:
+    """Classifier-free guidance around a model, for the preset references (their sources have none; the engine
+    applies guidance the same way for every sampler): each pass runs [canvas; canvas with its prompt positions
+    masked] as one batch and returns un + (scale + 1) * (cond - un) in float32, exactly as llada_ref does after
+    ML-GSAI/LLaDA generate.py. Prompt positions are the first plen ones that are not the mask token."""
+
+    def __init__(self, model, plen, scale, mask):
+        self.model, self.plen, self.scale, self.mask = model, plen, scale, mask
+
+    def __call__(self, ids, att):
+        un = ids.clone()
+        head = un[:, :self.plen]
+        head[head != self.mask] = self.mask
+        both = torch.cat([ids, un], dim=0)
+        both_att = None if att is None else torch.cat([att, att], dim=0)
+        out = self.model(both, both_att)
+        rows = ids.shape[0]
+        cond, u = out[:rows], out[rows:]
+        return u + (self.scale + 1) * (cond - u)  # float32, as the reference
+
+
 def _canvas(prompt, gen_length, mask_id):
     x = np.full((1, len(prompt) + gen_length), mask_id, dtype=np.int64)
     x[0, :len(prompt)] = prompt
@@ -142,20 +163,31 @@ def _top2(row):
 # (float32 arithmetic), the last step all of them; the highest-scored ones (ties to the lowest position).
 # origin commits each mask with probability 1 - s/t, so only steps == 1 (everything at once) is deterministic.
 # ---------------------------------------------------------------------------------------------------------------
-def dream(model, prompt, sp, gen_length, steps, alg, eps=1e-3, top_p=None, top_k=None, shift=False):
+def dream(model, prompt, sp, gen_length, steps, alg, eps=1e-3, top_p=None, top_k=None, shift=False, block_length=None):
+    # block_length extends Dream (which decodes the whole generation as one block) to LLaDA's semi-autoregressive
+    # blocks, as the engine runs a Dream preset with GenerateConfig.BlockLength: blocks left to right, steps
+    # split evenly over them, each block with its own time grid linspace(1, eps, steps/blocks + 1) and its
+    # candidates the masks before the block's end. With one block it is the reference unchanged.
     x = _canvas(prompt, gen_length, sp.mask)
     plen = len(prompt)
     tr = Tracker(1, plen, gen_length)
-    ts = torch.linspace(1, eps, steps + 1)  # float32, as the reference's tensor
+    block_length = block_length or gen_length
+    if gen_length % block_length or steps % (gen_length // block_length):
+        raise ValueError("blocks must divide gen_length and steps")
+    blocks = gen_length // block_length
+    spb = steps // blocks
+    ts = torch.linspace(1, eps, spb + 1)  # float32, as the reference's tensor
     nfe = 0
-    if alg == "origin" and steps != 1:
-        raise ValueError("origin is random unless steps == 1")
-    for i in range(steps):
+    if alg == "origin" and spb != 1:
+        raise ValueError("origin is random unless each block takes one step")
+    for b, i in ((b, i) for b in range(blocks) for i in range(spb)):
+        hi = plen + (b + 1) * block_length
+        step = b * spb + i
         raw = _forward(model, x)[0]
         nfe += 1
         if shift:
             raw = np.concatenate([raw[:1], raw[:-1]], axis=0)
-        cand = np.flatnonzero(x[0] == sp.mask)
+        cand = np.flatnonzero(x[0, :hi] == sp.mask)
         if cand.size == 0:
             continue
         probs, alts = _dream_filter(raw[cand], top_p, top_k)
@@ -163,11 +195,11 @@ def dream(model, prompt, sp, gen_length, steps, alg, eps=1e-3, top_p=None, top_k
         if alg == "origin":
             for j in range(cand.size):
                 tr.gap(_top2(raw[cand[j]]))
-            tr.commit(x, 0, cand, x0, i)
+            tr.commit(x, 0, cand, x0, step)
             continue
         score = _dream_score(probs, alg)
         m = torch.tensor(float(cand.size), dtype=torch.float32)  # mask_index.sum() / batch, batch 1
-        if i < steps - 1:
+        if i < spb - 1:
             n = int(m * (1 - ts[i + 1] / ts[i]))
         else:
             n = int(m)
@@ -184,7 +216,7 @@ def dream(model, prompt, sp, gen_length, steps, alg, eps=1e-3, top_p=None, top_k
                 tr.gap(dist)
         for j in keep:
             tr.gap(_top2(raw[cand[j]]))
-        tr.commit(x, 0, cand[keep], x0[keep], i)
+        tr.commit(x, 0, cand[keep], x0[keep], step)
     return dict(canvas=x, commit_step=tr.commit_step, nfe=nfe, margin=tr.margin)
 
 

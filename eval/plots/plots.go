@@ -1,4 +1,7 @@
-package eval
+// Package plots draws the quality-against-NFE figures of an evaluation report. It is its own package so that
+// programs using package eval do not link gonum's plotting stack (fonts, PDF, SVG, LaTeX: about 60 packages)
+// unless they draw.
+package plots
 
 import (
 	"fmt"
@@ -9,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/llada-go/llada/eval"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
@@ -22,9 +26,9 @@ type curve struct {
 	pts  plotter.XYs
 }
 
-// WritePlots draws one PNG per task that has sampler rows (quality against forward passes, one line per
-// sampler) into dir and returns the file names by task.
-func (r *Report) WritePlots(dir string) (map[string]string, error) {
+// Write draws one PNG per task of r that has sampler rows (quality against forward passes, one line per
+// sampler) into dir and returns the file names by task (for eval.MarkdownOptions.Plots).
+func Write(r *eval.Report, dir string) (map[string]string, error) {
 	out := map[string]string{}
 	type spec struct {
 		task, file, title, y string
@@ -37,25 +41,25 @@ func (r *Report) WritePlots(dir string) (map[string]string, error) {
 		for _, row := range r.Samples {
 			byS[row.Decoding.Sampler] = append(byS[row.Decoding.Sampler], plotter.XY{X: row.MeanNFE, Y: row.GenPPL})
 		}
-		specs = append(specs, spec{TaskGenPPL, "genppl.png", "Generative perplexity under the AR judge vs NFE", "gen PPL, log scale (lower is better)", true, curves(byS)})
+		specs = append(specs, spec{eval.TaskGenPPL, "genppl.png", "Generative perplexity under the AR judge vs NFE", "gen PPL, log scale (lower is better)", true, curves(byS)})
 	}
 	if len(r.Infill) > 0 {
 		byS := map[string]plotter.XYs{}
 		for _, row := range r.Infill {
 			byS[row.Decoding.Sampler] = append(byS[row.Decoding.Sampler], plotter.XY{X: row.MeanNFE, Y: row.TokenAcc})
 		}
-		specs = append(specs, spec{TaskInfill, "infill.png", "Infill token accuracy vs NFE", "token accuracy", false, curves(byS)})
+		specs = append(specs, spec{eval.TaskInfill, "infill.png", "Infill token accuracy vs NFE", "token accuracy", false, curves(byS)})
 	}
 	if len(r.Sudoku) > 0 {
 		byS := map[string]plotter.XYs{}
 		for _, row := range r.Sudoku {
 			byS[row.Decoding.Sampler] = append(byS[row.Decoding.Sampler], plotter.XY{X: row.MeanNFE, Y: 100 * row.SolvedRate()})
 		}
-		specs = append(specs, spec{TaskSudoku, "sudoku.png", "Sudoku puzzles solved vs NFE", "solved (%)", false, curves(byS)})
+		specs = append(specs, spec{eval.TaskSudoku, "sudoku.png", "Sudoku puzzles solved vs NFE", "solved (%)", false, curves(byS)})
 	}
 	for _, s := range specs {
-		if err := drawCurves(filepath.Join(dir, s.file), s.title, s.y, s.logY, s.task == TaskSudoku, s.curves); err != nil {
-			return nil, fmt.Errorf("eval: plot %s: %w", s.task, err)
+		if err := drawCurves(filepath.Join(dir, s.file), s.title, s.y, s.logY, s.task == eval.TaskSudoku, s.curves); err != nil {
+			return nil, fmt.Errorf("plots: %s: %w", s.task, err)
 		}
 		out[s.task] = s.file
 	}

@@ -1,0 +1,39 @@
+package plots
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/llada-go/llada/eval"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestWrite(t *testing.T) {
+	var r eval.Report
+	for i, s := range []string{"llada-low-confidence", "llada-random"} {
+		for k, nfe := range []float64{8, 4, 2} {
+			d := eval.Decoding{Sampler: s, TokensPerStep: 1 << k}
+			r.Samples = append(r.Samples, eval.SampleRow{Decoding: d, SampleScore: eval.SampleScore{MeanNFE: nfe, GenPPL: float64(2 + i + k)}})
+			r.Infill = append(r.Infill, eval.InfillRow{Decoding: d, InfillScore: eval.InfillScore{MeanNFE: nfe, TokenAcc: 0.9 - 0.1*float64(k)}})
+			r.Sudoku = append(r.Sudoku, eval.SudokuRow{Decoding: d, SudokuScore: eval.SudokuScore{MeanNFE: nfe, Solved: 3 - k, Puzzles: 4}})
+		}
+	}
+	dir := t.TempDir()
+	files, err := Write(&r, dir)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{eval.TaskGenPPL: "genppl.png", eval.TaskInfill: "infill.png", eval.TaskSudoku: "sudoku.png"}, files)
+	for _, f := range files {
+		data, err := os.ReadFile(filepath.Join(dir, f))
+		require.NoError(t, err)
+		assert.True(t, bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n")), "%s is a PNG", f)
+		assert.Less(t, len(data), 150<<10, "plots stay small")
+	}
+	files, err = Write(&eval.Report{}, dir)
+	require.NoError(t, err)
+	assert.Empty(t, files, "no rows, no plots")
+	_, err = Write(&r, filepath.Join(dir, "missing", "dir"))
+	assert.ErrorContains(t, err, "plots: genppl")
+}
