@@ -72,7 +72,8 @@ const (
 
 // ParseCanvas turns a text with placeholders into a canvas of token ids. "<|mask:N|>" stands for N masked
 // tokens (holes); the model's own mask token spelled out (for the Brown model "<|mdm_mask|>") is one hole.
-// The text between placeholders is encoded piece by piece, the first with the tokenizer's special tokens. A
+// The text between placeholders is encoded piece by piece, the first with the tokenizer's special tokens; one
+// space right before a placeholder is dropped (the first hole's word carries its own leading space). A
 // placeholder without a positive count ("<|mask|>", "<|mask:|>", "<|mask:x|>"), or one asking for more holes
 // than the model's max_seq_len, is an error naming it.
 func ParseCanvas(tok Tokenizer, c Contract, text string) ([]int, error) {
@@ -106,7 +107,9 @@ func ParseCanvas(tok Tokenizer, c Contract, text string) ([]int, error) {
 			rest, off = rest[i:], off+i
 			continue
 		}
-		if err := encode(rest[:i]); err != nil {
+		// One space before a placeholder belongs to the hole: byte-level BPE vocabularies spell words with their
+		// leading space (" was"), so "that <|mask:2|> was" must not encode a lone space token before the holes.
+		if err := encode(strings.TrimSuffix(rest[:i], " ")); err != nil {
 			return nil, err
 		}
 		body := rest[i+len(placeholderOpen):]

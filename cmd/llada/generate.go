@@ -75,6 +75,7 @@ func runGenerate(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	useChat := fs.Bool("chat", false, "wrap the prompt as a user turn with the model's chat template (llada.chat_template)")
 	live := fs.String("live", "auto", "show the canvas being denoised: auto (when stdout is a terminal), on, off")
 	applySampler := addSamplerFlags(fs)
+	applyGuidance := addGuidanceFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -99,6 +100,9 @@ func runGenerate(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		return err
 	}
 	defer m.Close()
+	if err := applyGuidance(&cfg, m.Tokenizer()); err != nil {
+		return err
+	}
 
 	var ids []int
 	switch {
