@@ -154,8 +154,11 @@ func (g Guidance) validate() error {
 	return nil
 }
 
-// negativeLen is the longest negative prompt, 0 without one.
+// negativeLen is the longest negative prompt, 0 without one or when guidance is off.
 func (g Guidance) negativeLen() int {
+	if !g.enabled() {
+		return 0
+	}
 	n := 0
 	for _, p := range g.NegativeIDs {
 		n = max(n, len(p))
