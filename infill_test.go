@@ -257,3 +257,16 @@ func TestModelInfillText(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, text, res.Text)
 }
+
+func TestInfillWithGuidanceMasksTheKnownTokensInTheUnconditionalRow(t *testing.T) {
+	den := guidanceDenoiser() // prefers 9 when position 0 holds 7, else 10 (9 under mild guidance)
+	c := testContract(16)
+	m := c.MaskID
+	got, nfe, _, err := FillHoles(context.Background(), den, c, [][]int{{7, m, 5, m}}, GenerateConfig{CFGScale: 1})
+	require.NoError(t, err)
+	assert.Equal(t, []int{7, 9, 5, 9}, got[0])
+	assert.Equal(t, 2, nfe)
+	require.Equal(t, 2, den.last.Rows, "cond and uncond in one pass")
+	assert.Equal(t, []int64{7, 9, 5, int64(m)}, den.last.IDs[:4], "the real canvas, in its real order")
+	assert.Equal(t, []int64{int64(m), 9, int64(m), int64(m)}, den.last.IDs[4:], "known tokens masked, filled holes kept")
+}
