@@ -421,13 +421,8 @@ func (g *generation) collectWork(lo, hi int, edits bool) {
 // unchanged since the last pass, then mixes guidance into the logits the work positions read.
 func (g *generation) forward(ctx context.Context) error {
 	if !g.haveLogits || !slices.Equal(g.canvas, g.lastIDs) {
-		rows := g.rows
-		if g.guide.on {
-			g.writeUncond()
-			rows *= 2
-		}
-		in := Batch{IDs: g.fwdIDs, Attention: g.fwdAtt, Rows: rows, Seq: g.seq}
-		if err := g.den.Forward(ctx, in, g.logits); err != nil {
+		in, logits := g.forwardBatch()
+		if err := g.den.Forward(ctx, in, logits); err != nil {
 			g.haveLogits = false
 			return fmt.Errorf("llada: forward pass %d: %w", g.nfe+1, err)
 		}

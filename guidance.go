@@ -275,11 +275,34 @@ func (g *generation) initGuidance() (int, error) {
 	return 2 * rows, nil
 }
 
+// forwardBatch returns the batch of the next forward pass and the logits it fills: the canvas alone, or under
+// guidance the canvas and its unconditional copy. When the schedule gives every row strength 0 at the current
+// progress (outside an interval, the end of a ramp), the unconditional half is skipped: it would not be read.
+func (g *generation) forwardBatch() (Batch, []float32) {
+	rows := g.rows
+	if g.guide.on {
+		copy(g.fwdIDs, g.canvas) // the conditional half
+		g.updateStrengths()
+		for _, s := range g.guide.strength {
+			if s != 0 {
+				g.writeUncond()
+				rows *= 2
+				break
+			}
+		}
+	}
+	n := rows * g.seq
+	in := Batch{IDs: g.fwdIDs[:n], Rows: rows, Seq: g.seq}
+	if g.fwdAtt != nil {
+		in.Attention = g.fwdAtt[:n]
+	}
+	return in, g.logits[:n*g.vocab]
+}
+
 // writeUncond writes the unconditional half of the forward batch from the current canvas: the canvas with its
 // prompt masked (LLaDA), or with the negative prompt in the prompt's place.
 func (g *generation) writeUncond() {
 	n := g.rows * g.seq
-	copy(g.fwdIDs, g.canvas)
 	mask := int64(g.c.MaskID)
 	if g.guide.negative {
 		for r := 0; r < g.rows; r++ {
@@ -296,9 +319,8 @@ func (g *generation) writeUncond() {
 	}
 }
 
-// mixWork mixes guidance into the conditional logits of every work position not mixed since the last pass,
-// with its row's strength at the row's current progress.
-func (g *generation) mixWork() {
+// updateStrengths sets every row's guidance strength at the row's current progress.
+func (g *generation) updateStrengths() {
 	if !g.guide.constant {
 		mask := int64(g.c.MaskID)
 		for r := 0; r < g.rows; r++ {
@@ -315,6 +337,11 @@ func (g *generation) mixWork() {
 			g.guide.strength[r] = g.guide.cfg.Strength(r, p)
 		}
 	}
+}
+
+// mixWork mixes guidance into the conditional logits of every work position not mixed since the last pass,
+// with its row's strength as of that pass (the canvas, hence the progress, has not changed since).
+func (g *generation) mixWork() {
 	n := g.rows * g.seq
 	for _, j := range g.work {
 		k := g.logitsRow(j)

@@ -56,9 +56,11 @@ func TestGuidanceIntervalInTheStepLoop(t *testing.T) {
 	den := guidanceDenoiser()
 	c := testContract(16)
 	g := Guidance{Form: GuidanceWeight, Scale: 0, Schedule: GuidanceInterval, Start: 0.5, End: 1}
-	steps := runAll(t, den, c, [][]int{{7}}, GenerateConfig{GenLength: 4, Steps: 4, Guidance: g})
+	rows := &rowCounter{Denoiser: den}
+	steps := runAll(t, rows, c, [][]int{{7}}, GenerateConfig{GenLength: 4, Steps: 4, Guidance: g})
 	assert.Equal(t, []int{7, 9, 9, 10, 10}, steps[len(steps)-1].Canvas)
-	assert.Equal(t, 2, den.last.Rows, "cond and uncond in one forward pass")
+	assert.Equal(t, []int{1, 1, 2, 2}, rows.rows, "the unconditional half runs only inside the interval")
+	assert.Equal(t, 4, steps[len(steps)-1].NFE)
 	// The same with ramp-down: full strength (uncond) at first, none at the end. w-1 = -1 times 1-p: at
 	// p=0 pure uncond (10); at p=0.25 the mix is 0.25*cond+0.75*uncond: 9: 1.25, 10: 1.375 -> 10; at p=0.5:
 	// 9: 1.5, 10: 1.25 -> 9; p=0.75: 9.
@@ -137,4 +139,15 @@ func TestGuidanceBadConfig(t *testing.T) {
 		require.ErrorIs(t, err, ErrInvalidConfig, tc.name)
 		assert.Contains(t, err.Error(), tc.want, tc.name)
 	}
+}
+
+// rowCounter records the rows of every forward pass.
+type rowCounter struct {
+	Denoiser
+	rows []int
+}
+
+func (r *rowCounter) Forward(ctx context.Context, in Batch, logits []float32) error {
+	r.rows = append(r.rows, in.Rows)
+	return r.Denoiser.Forward(ctx, in, logits)
 }
