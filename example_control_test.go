@@ -208,3 +208,43 @@ func ExampleDrafter_Draft() {
 	fmt.Println(len(draft), draft[:2])
 	// Output: 7 [492 502]
 }
+
+// Package-level entry points take any Denoiser: here a stand-in that always predicts token 7.
+var exampleContract = llada.Contract{Version: 1, Family: "masked", MaskID: 9, EOSID: 1, PadID: 0, EOTID: -1, BOSID: -1,
+	VocabSize: 10, MaxSeqLen: 16}
+
+func ExampleRepair() {
+	// The tokens that are not 7 are the least likely in context; two rounds of k = 1 replace both.
+	res, err := llada.Repair(context.Background(), constantDenoiser{}, exampleContract, []int{7, 3, 7, 5},
+		llada.RepairConfig{K: 1, Rounds: 2})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(res.IDs, res.Rounds[0].Remasked, res.Rounds[1].Remasked, res.Changed)
+	// Output: [7 7 7 7] [1] [3] 2
+}
+
+func ExampleAugment() {
+	vars, err := llada.Augment(context.Background(), constantDenoiser{}, exampleContract, []int{2, 3, 4, 5, 6},
+		llada.AugmentConfig{MaskRatio: 0.4, Variants: 2, Keep: 1, Seed: 5})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, v := range vars {
+		fmt.Println(len(v.Masked), v.IDs[0])
+	}
+	// Output:
+	// 2 2
+	// 2 2
+}
+
+func ExampleNewDrafter() {
+	// Any causal network whose logits at position i predict token i+1.
+	d, err := llada.NewDrafter(constantDenoiser{}, llada.DrafterSpec{MaxSeqLen: 16, NeverID: 9, EOSID: -1})
+	if err != nil {
+		log.Fatal(err)
+	}
+	draft, err := d.Draft(context.Background(), []int{2, 3}, llada.DraftConfig{Tokens: 3})
+	fmt.Println(draft, err)
+	// Output: [2 3 7 7 7] <nil>
+}
