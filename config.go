@@ -23,6 +23,9 @@ type GenerateConfig struct {
 	// CFGScale > 0 enables classifier-free guidance: logits = uncond + (CFGScale+1)*(cond-uncond), where the
 	// unconditional input has every prompt position replaced by the mask token.
 	CFGScale float64
+	// Guidance is classifier-free guidance in full: forms, schedules, per-row scales, negative prompts. CFGScale
+	// is its LLaDA-form Scale; set one or the other.
+	Guidance Guidance
 	// Remasking picks the order in which masked positions are committed: RemaskLowConfidence (default) or
 	// RemaskRandom.
 	Remasking Remasking
@@ -116,8 +119,8 @@ func (c GenerateConfig) Validate() error {
 	if math.IsNaN(c.Temperature) || math.IsInf(c.Temperature, 0) || c.Temperature < 0 {
 		return bad("temperature %v must be a finite number >= 0", c.Temperature)
 	}
-	if math.IsNaN(c.CFGScale) || math.IsInf(c.CFGScale, 0) || c.CFGScale < 0 {
-		return bad("cfg_scale %v must be a finite number >= 0", c.CFGScale)
+	if err := c.validateGuidance(); err != nil {
+		return bad("%v", err)
 	}
 	s, err := c.sampler()
 	if err != nil {

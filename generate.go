@@ -61,6 +61,7 @@ type generation struct {
 	lastIDs    []int64
 	haveLogits bool
 	mixed      []bool // per logits row of the conditional half: CFG already applied since the last pass
+	guide      guideState
 
 	scorer   scorer
 	argmax   scorer   // the scorer of MDLM's final noise-removal step: argmax of the same distribution
@@ -110,7 +111,7 @@ func newGeneration(den Denoiser, c Contract, prompts [][]int, cfg GenerateConfig
 	if c.VocabSize != 0 && c.VocabSize != vocab {
 		return nil, fmt.Errorf("llada: contract vocab_size %d differs from the denoiser's logits width %d", c.VocabSize, vocab)
 	}
-	promptLen := 0
+	promptLen := cfg.guidance().negativeLen() // a longer negative prompt pads every row to its length
 	for i, p := range prompts {
 		promptLen = max(promptLen, len(p))
 		for j, id := range p {
@@ -158,17 +159,12 @@ func newGeneration(den Denoiser, c Contract, prompts [][]int, cfg GenerateConfig
 			}
 		}
 	}
-	fwdRows := rows
-	if cfg.CFGScale > 0 {
-		fwdRows = 2 * rows
-		g.fwdIDs = make([]int64, fwdRows*seq)
-		if g.attention != nil {
-			g.fwdAtt = make([]int64, fwdRows*seq)
-			copy(g.fwdAtt, g.attention)
-			copy(g.fwdAtt[rows*seq:], g.attention)
-		}
-	} else {
-		g.fwdIDs, g.fwdAtt = g.canvas, g.attention
+	if err := g.checkPromptMasks(); err != nil {
+		return nil, err
+	}
+	fwdRows, err := g.initGuidance()
+	if err != nil {
+		return nil, err
 	}
 	g.logits = make([]float32, fwdRows*seq*vocab)
 	g.lastIDs = make([]int64, rows*seq)
@@ -272,7 +268,7 @@ func (g *generation) run(ctx context.Context, yield func(Step, error) bool) {
 				return
 			}
 		}
-		if smp.NoiseRemoval && g.blockHasMask(lo, hi) {
+		if smp.NoiseRemoval && g.blockHasMask(g.maskFrom(lo), hi) {
 			// MDLM's noise removal: every remaining mask takes the argmax of p_x0.
 			if err := g.stopped(ctx, step); err != nil {
 				yield(Step{}, err)
@@ -319,8 +315,8 @@ func (g *generation) startBlock(lo, hi, stepsPerBlock int) int {
 	}
 	n := stepsPerBlock
 	for r := 0; r < g.rows; r++ {
-		masked := 0
-		for _, id := range g.canvas[r*g.seq+lo : r*g.seq+hi] {
+		masked := 0 // every candidate mask, those typed into the prompt included, so that none is left
+		for _, id := range g.canvas[r*g.seq+g.maskFrom(lo) : r*g.seq+hi] {
 			if id == mask {
 				masked++
 			}
@@ -368,7 +364,7 @@ func (g *generation) blockOver(i, nSteps, lo, hi int) bool {
 	if smp.ReMDM != ReMDMNone {
 		return false // decoded tokens may still be remasked until the last time step
 	}
-	return !g.blockHasMask(lo, hi)
+	return !g.blockHasMask(g.maskFrom(lo), hi)
 }
 
 func allTrue(b []bool) bool {
@@ -444,21 +440,8 @@ func (g *generation) stopped(ctx context.Context, step int) error {
 // unchanged since the last pass and the denoiser is Deterministic, then mixes guidance into the logits the work positions read.
 func (g *generation) forward(ctx context.Context) error {
 	if !g.reuse || !g.haveLogits || !slices.Equal(g.canvas, g.lastIDs) {
-		mask := int64(g.c.MaskID)
-		rows := g.rows
-		if g.cfg.CFGScale > 0 {
-			n := g.rows * g.seq
-			copy(g.fwdIDs, g.canvas)
-			for j, id := range g.canvas {
-				if g.isPrompt[j] {
-					id = mask
-				}
-				g.fwdIDs[n+j] = id
-			}
-			rows *= 2
-		}
-		in := Batch{IDs: g.fwdIDs, Attention: g.fwdAtt, Rows: rows, Seq: g.seq}
-		if err := g.den.Forward(ctx, in, g.logits); err != nil {
+		in, logits := g.forwardBatch()
+		if err := g.den.Forward(ctx, in, logits); err != nil {
 			g.haveLogits = false
 			return fmt.Errorf("llada: forward pass %d: %w", g.nfe+1, err)
 		}
@@ -467,15 +450,8 @@ func (g *generation) forward(ctx context.Context) error {
 		g.haveLogits = true
 		clear(g.mixed)
 	}
-	if g.cfg.CFGScale > 0 {
-		n := g.rows * g.seq
-		for _, j := range g.work {
-			k := g.logitsRow(j)
-			if !g.mixed[k] {
-				mixGuidance(g.logits[k*g.vocab:(k+1)*g.vocab], g.logits[(n+k)*g.vocab:(n+k+1)*g.vocab], g.cfg.CFGScale)
-				g.mixed[k] = true
-			}
-		}
+	if g.guide.on {
+		g.mixWork()
 	}
 	return nil
 }

@@ -537,17 +537,28 @@ func TestAncestralProbabilities(t *testing.T) {
 }
 
 func TestMasksTypedIntoThePrompt(t *testing.T) {
-	// LLaDA considers every mask before the block's end, the prompt's included, while its quota counts the
-	// block's masks only: a confident prompt mask takes a slot, and a generated position stays masked,
-	// exactly as ML-GSAI/LLaDA generate.py does.
+	// LLaDA considers every mask before the block's end, the prompt's included. ML-GSAI/LLaDA generate.py's
+	// quota counts the block's masks only, so a confident prompt mask takes a slot and a generated position
+	// comes back masked; here the quota counts every candidate mask, so nothing is left masked.
 	lifts := map[int]float32{1: 9, 3: 1, 4: 2}
 	den := confDenoiser(16, func(pos int, _ []int64) float32 { return lifts[pos] })
 	c := testContract(16)
 	steps := runAll(t, den, c, [][]int{{5, c.MaskID, 6}}, GenerateConfig{GenLength: 2, Steps: 2})
-	assert.Equal(t, [][]int{{1}}, steps[0].Committed)
-	assert.Equal(t, [][]int{{4}}, steps[1].Committed)
-	assert.Equal(t, []int{5, 5, 6, c.MaskID, 8}, steps[1].Canvas)
-	// LLaDA 2.x looks inside the block only.
-	steps = runAll(t, den, c, [][]int{{5, c.MaskID, 6}}, GenerateConfig{GenLength: 2, Steps: 2, Sampler: SamplerByName("llada2")})
-	assert.Equal(t, []int{5, c.MaskID, 6, 7, 8}, steps[len(steps)-1].Canvas)
+	require.Len(t, steps, 2)
+	assert.Equal(t, [][]int{{1, 4}}, steps[0].Committed, "3 masks over 2 steps: 2 then 1, most confident first")
+	assert.Equal(t, [][]int{{3}}, steps[1].Committed)
+	assert.NotContains(t, steps[1].Canvas, c.MaskID)
+	for _, name := range []string{"dream-origin", "mdlm", "fast-dllm-threshold", "eb", "dream-maskgit-plus"} {
+		steps := runAll(t, den, c, [][]int{{5, c.MaskID, 6}}, GenerateConfig{GenLength: 2, Steps: 2, Sampler: SamplerByName(name)})
+		assert.NotContains(t, steps[len(steps)-1].Canvas, c.MaskID, name)
+	}
+	// LLaDA 2.x and first-hitting look inside the block only: a prompt mask would stay, so it is an error.
+	for _, name := range []string{"llada2", "first-hitting"} {
+		var err error
+		for _, e := range Stream(context.Background(), den, c, [][]int{{5, c.MaskID, 6}}, GenerateConfig{GenLength: 2, Steps: 2, Sampler: SamplerByName(name)}) {
+			err = e
+		}
+		require.ErrorIs(t, err, ErrInvalidConfig, name)
+		assert.Contains(t, err.Error(), "position 1", name)
+	}
 }

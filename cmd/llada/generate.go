@@ -76,6 +76,7 @@ func runGenerate(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	live := fs.String("live", "auto", "show the canvas being denoised: auto (when stdout is a terminal), on, off")
 	applySampler := addSamplerFlags(fs)
 	applyConstraint := addConstraintFlags(fs)
+	applyGuidance := addGuidanceFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -101,6 +102,9 @@ func runGenerate(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	}
 	defer m.Close()
 	if err := applyConstraint(&cfg, m); err != nil {
+		return err
+	}
+	if err := applyGuidance(&cfg, m.Tokenizer()); err != nil {
 		return err
 	}
 
