@@ -60,16 +60,6 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
-// TestCUDAWithoutPJRT: in a build without -tags pjrt (CI's), asking for a GPU says how to get one.
-func TestCUDAWithoutPJRT(t *testing.T) {
-	if PJRTAvailable {
-		t.Fatal("this test belongs to builds without -tags pjrt; run the pjrt build's tests on a machine with a plugin")
-	}
-	_, err := Open(testModels["tiny"], WithDevice(DeviceCUDA))
-	require.ErrorContains(t, err, "rebuild with CGO_ENABLED=1 and -tags pjrt")
-	require.ErrorContains(t, err, PluginEnv)
-}
-
 func TestForwardBadInput(t *testing.T) {
 	d := gomlxModel(t, "tiny")
 	nomask := gomlxModel(t, "tiny_nomask")
