@@ -159,3 +159,11 @@ func TestContractAndMetadata(t *testing.T) {
 	_, statErr := os.Stat(testModels["brown"])
 	require.False(t, errors.Is(statErr, os.ErrNotExist), "the brown model is part of the repository")
 }
+
+func TestSignature(t *testing.T) {
+	d := gomlxModel(t, "tiny")
+	require.Len(t, d.Inputs(), 2)
+	assert.Equal(t, "input_ids int64 [?,?]", d.Inputs()[0].String())
+	assert.Equal(t, "attention_mask int64 [?,?]", d.Inputs()[1].String())
+	assert.Equal(t, "logits float32 [?,?,50]", d.Outputs()[0].String())
+}
