@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -46,15 +47,19 @@ func Open(path string, opts ...Option) (*Denoiser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gomlx: %w", err)
 	}
-	d, err := OpenBytes(data, opts...)
+	d, err := open(data, filepath.Dir(path), opts)
 	if err != nil {
 		return nil, fmt.Errorf("%w (model %s)", err, path)
 	}
 	return d, nil
 }
 
-// OpenBytes loads a serialized model.onnx.
-func OpenBytes(data []byte, opts ...Option) (*Denoiser, error) {
+// OpenBytes loads a serialized model.onnx. A model with external data (weights in files beside model.onnx,
+// as ONNX stores models above 2 GB) needs Open, which knows the directory.
+func OpenBytes(data []byte, opts ...Option) (*Denoiser, error) { return open(data, "", opts) }
+
+// open loads a model; dir locates external data ("" when there is none to read).
+func open(data []byte, dir string, opts []Option) (*Denoiser, error) {
 	c := defaultConfig()
 	for _, o := range opts {
 		if o != nil {
@@ -67,6 +72,14 @@ func OpenBytes(data []byte, opts ...Option) (*Denoiser, error) {
 	m, lowered, err := parseModel(data)
 	if err != nil {
 		return nil, err
+	}
+	if hasExternalData(m) {
+		if dir == "" {
+			return nil, errors.New("gomlx: the model keeps its weights in external data files: open it by path (Open, OpenModel)")
+		}
+		if err := loadExternalData(m, dir); err != nil {
+			return nil, fmt.Errorf("gomlx: external data: %w", err)
+		}
 	}
 	d := &Denoiser{model: m, lowered: lowered, meta: metadata(m)}
 	if err := d.checkSignature(); err != nil {

@@ -167,3 +167,25 @@ func TestSignature(t *testing.T) {
 	assert.Equal(t, "attention_mask int64 [?,?]", d.Inputs()[1].String())
 	assert.Equal(t, "logits float32 [?,?,50]", d.Outputs()[0].String())
 }
+
+// TestExternalData: weights in a file beside model.onnx (how ONNX stores models above 2 GB) load and give
+// the same logits as the self-contained model.
+func TestExternalData(t *testing.T) {
+	d, err := Open(filepath.Join("testdata", "external", "model.onnx"))
+	require.NoError(t, err)
+	defer d.Close()
+	ref := gomlxModel(t, "tiny")
+	b := llada.Batch{Rows: 1, Seq: 6, IDs: []int64{2, 9, 17, 49, 49, 3}}
+	got := make([]float32, 6*50)
+	want := make([]float32, 6*50)
+	require.NoError(t, d.Forward(t.Context(), b, got))
+	require.NoError(t, ref.Forward(t.Context(), b, want))
+	require.Equal(t, want, got)
+
+	data, err := os.ReadFile(filepath.Join("testdata", "external", "model.onnx"))
+	require.NoError(t, err)
+	_, err = OpenBytes(data)
+	require.ErrorContains(t, err, "open it by path")
+	_, err = Open(filepath.Join("testdata", "escape.onnx"))
+	require.ErrorContains(t, err, `external data location "../outside.bin" must be a file beside the model`)
+}

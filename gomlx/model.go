@@ -19,7 +19,7 @@ func OpenModel(dir string, opts ...Option) (*llada.Model, *Denoiser, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("gomlx: open model directory %q: %w", dir, err)
 	}
-	return assemble(data, opts, func() (llada.Tokenizer, error) {
+	return assemble(data, dir, opts, func() (llada.Tokenizer, error) {
 		return llada.LoadTokenizer(filepath.Join(dir, llada.TokenizerFile))
 	})
 }
@@ -30,7 +30,7 @@ func OpenModelFS(fsys fs.FS, opts ...Option) (*llada.Model, *Denoiser, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("gomlx: read %s: %w", llada.ModelFile, err)
 	}
-	return assemble(data, opts, func() (llada.Tokenizer, error) {
+	return assemble(data, "", opts, func() (llada.Tokenizer, error) {
 		tj, err := fs.ReadFile(fsys, llada.TokenizerFile)
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", llada.TokenizerFile, err)
@@ -39,8 +39,8 @@ func OpenModelFS(fsys fs.FS, opts ...Option) (*llada.Model, *Denoiser, error) {
 	})
 }
 
-func assemble(data []byte, opts []Option, loadTok func() (llada.Tokenizer, error)) (*llada.Model, *Denoiser, error) {
-	d, err := OpenBytes(data, opts...)
+func assemble(data []byte, dir string, opts []Option, loadTok func() (llada.Tokenizer, error)) (*llada.Model, *Denoiser, error) {
+	d, err := open(data, dir, opts)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -4,7 +4,11 @@ sigmoid.onnx     contract-v1 model whose logits are Sigmoid(ids * scale + bias),
                  of Sigmoid (onnx-gomlx v0.3.4 lacks it) over extreme inputs.
 unsupported.onnx the same with Selu, an op onnx-gomlx v0.3.4 does not convert and we do not lower: Open must
                  name it.
+external/        ../../testdata/tiny/model.onnx with every initializer in external data (model.onnx.data), the
+                 format of models above 2 GB.
+escape.onnx      the same graph whose first external tensor claims to live outside the model's directory.
 """
+import os
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
@@ -45,3 +49,12 @@ def model(op):
 if __name__ == "__main__":
     onnx.save(model("Sigmoid"), "sigmoid.onnx")
     onnx.save(model("Selu"), "unsupported.onnx")
+    tiny = onnx.load(os.path.join("..", "..", "testdata", "tiny", "model.onnx"))
+    os.makedirs("external", exist_ok=True)
+    onnx.save_model(tiny, os.path.join("external", "model.onnx"), save_as_external_data=True,
+                    all_tensors_to_one_file=True, location="model.onnx.data", size_threshold=0)
+    ext = onnx.load(os.path.join("external", "model.onnx"), load_external_data=False)
+    for e in ext.graph.initializer[0].external_data:
+        if e.key == "location":
+            e.value = "../outside.bin"
+    onnx.save(ext, "escape.onnx")
