@@ -189,3 +189,35 @@ func TestExternalData(t *testing.T) {
 	_, err = Open(filepath.Join("testdata", "escape.onnx"))
 	require.ErrorContains(t, err, `external data location "../outside.bin" must be a file beside the model`)
 }
+
+// TestConcurrentForward: goroutines sharing a Denoiser, on two shapes compiled concurrently, each get the
+// logits of a sequential run (run under -race in CI).
+func TestConcurrentForward(t *testing.T) {
+	d, err := Open(testModels["tiny"])
+	require.NoError(t, err)
+	defer d.Close()
+	batches := []llada.Batch{
+		{Rows: 1, Seq: 5, IDs: []int64{1, 2, 3, 4, 5}},
+		{Rows: 2, Seq: 3, IDs: []int64{9, 8, 7, 6, 5, 4}, Attention: []int64{0, 1, 1, 1, 1, 1}},
+	}
+	want := make([][]float32, len(batches))
+	for i, b := range batches {
+		want[i] = make([]float32, b.Rows*b.Seq*d.VocabSize())
+		require.NoError(t, gomlxModel(t, "tiny").Forward(t.Context(), b, want[i]))
+	}
+	errs := make(chan error, 8)
+	got := make([][]float32, 8)
+	for g := range 8 {
+		go func() {
+			b := batches[g%2]
+			got[g] = make([]float32, b.Rows*b.Seq*d.VocabSize())
+			errs <- d.Forward(t.Context(), b, got[g])
+		}()
+	}
+	for range 8 {
+		require.NoError(t, <-errs)
+	}
+	for g := range 8 {
+		require.Equal(t, want[g%2], got[g], "goroutine %d", g)
+	}
+}
