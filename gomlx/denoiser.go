@@ -33,10 +33,11 @@ type Denoiser struct {
 	meta    map[string]string
 	lowered int
 
-	buildMu sync.Mutex // one graph build/compile at a time: GoMLX builds graphs single-threaded
-	mu      sync.RWMutex
-	closed  bool
-	cache   *shapeCache
+	buildMu  sync.Mutex // one graph build/compile at a time: GoMLX builds graphs single-threaded
+	mu       sync.RWMutex
+	closed   bool
+	cache    *shapeCache
+	inflight sync.WaitGroup // runs abandoned by a cancelled ctx, still executing; Close waits for them
 }
 
 var _ llada.Denoiser = (*Denoiser)(nil)
@@ -93,6 +94,7 @@ func open(data []byte, dir string, opts []Option) (*Denoiser, error) {
 		d.backend.Finalize()
 		return nil, fmt.Errorf("gomlx: loading weights: %w", err)
 	}
+	releaseWeights(m)
 	d.cache = newShapeCache(c.maxShapes)
 	return d, nil
 }
@@ -127,6 +129,17 @@ func parseModel(data []byte) (*onnx.Model, int, error) {
 		return nil, 0, fmt.Errorf("gomlx: parsing the lowered graph: %w", err)
 	}
 	return m, n, nil
+}
+
+// releaseWeights drops the float weights from the ONNX proto once they are in the GoMLX context, halving the
+// host memory a large model holds. The converter reads initializers from the proto only to materialize small
+// integer constants (shapes, axes: onnx-gomlx's isVariableConstant), which are kept.
+func releaseWeights(m *onnx.Model) {
+	for _, t := range m.Proto.Graph.Initializer {
+		if t.DataType == onnxFloat {
+			t.RawData, t.FloatData = nil, nil
+		}
+	}
 }
 
 func metadata(m *onnx.Model) map[string]string {
@@ -225,6 +238,7 @@ func (d *Denoiser) Close() error {
 		return nil
 	}
 	d.closed = true
+	d.inflight.Wait()
 	d.cache.clear()
 	d.backend.Finalize()
 	return nil
@@ -318,7 +332,9 @@ func (d *Denoiser) runWith(ctx context.Context, kind graphKind, in llada.Batch, 
 		err  error
 	}
 	done := make(chan result, 1)
+	d.inflight.Add(1)
 	go func() {
+		defer d.inflight.Done()
 		var r result
 		r.err = catch(func() (err error) { r.outs, err = e.Exec(args...); return })
 		done <- r
