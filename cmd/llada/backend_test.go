@@ -18,6 +18,9 @@ func TestBackendFlagErrors(t *testing.T) {
 		{"ort device", []string{"generate", "--model", tinyDir, "--prompt", "w5", "--device", "metal"}, `--device "metal": with --backend ort, want cpu, cuda or cuda:N`},
 		{"ort gpu index", []string{"info", "--model", tinyDir, "--device", "cuda:x"}, `--device "cuda:x": want cuda:N`},
 		{"info unknown backend", []string{"info", "--model", tinyDir, "--backend", "tpu"}, `--backend "tpu"`},
+		// --device cuda reaches ONNX Runtime's CUDA provider, which the installed CPU build lacks.
+		{"ort cuda", []string{"generate", "--model", tinyDir, "--prompt", "w5", "--device", "cuda:0"}, "CUDA execution provider unavailable"},
+		{"info ort cuda", []string{"info", "--model", tinyDir, "--device", "cuda"}, "CUDA execution provider unavailable"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, errs, code := runCLI(t, "", tc.args...)
