@@ -55,7 +55,9 @@ func TestConfidenceGraphCases(t *testing.T) {
 	}
 	const never = 2
 	rows, seq := 2, 4
-	b := simplego.GetBackend()
+	b, err := simplego.New(simpleGoConfig) // the Denoiser's configuration (sequential ops, see device.go)
+	require.NoError(t, err)
+	defer b.Finalize()
 	e, err := graph.NewExec(b, func(x, nv *graph.Node) []*graph.Node { return confidenceGraph(x, nv) })
 	require.NoError(t, err)
 	outs, err := e.Exec(tensors.FromFlatDataAndDimensions(logits, rows, seq, vocab), tensors.FromScalar(int32(never)))
