@@ -149,7 +149,9 @@ func (a *acc) feed(xs []float32, base int, scale float64, never int, rng *rand.P
 		} else {
 			w = math.Exp(x - m)
 			sum += w
-			tx += w * (x - m)
+			if w > 0 { // a -Inf logit adds nothing; 0·(x-m) would be 0·(-Inf) = NaN
+				tx += w * (x - m)
+			}
 			if x > sec {
 				sec = x
 			}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"io/fs"
+
 	"github.com/llada-go/llada"
 	"github.com/llada-go/llada/models/brown"
 )
@@ -9,3 +11,6 @@ import (
 func openDefaultModel(opts ...llada.Option) (*llada.Model, error) { return brown.Open(opts...) }
 
 func defaultModelBytes() ([]byte, error) { return brown.ModelBytes() }
+
+// defaultModelFS holds model.onnx and tokenizer.json, for backends that load a model from files.
+func defaultModelFS() fs.FS { return brown.FS() }

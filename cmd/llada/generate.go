@@ -25,6 +25,7 @@ type modelFlags struct {
 	dir     string
 	library string
 	threads int
+	be      backendFlags // registered by the commands that support --backend/--device (be.add)
 }
 
 func (m *modelFlags) add(fs *flag.FlagSet) {
@@ -34,7 +35,19 @@ func (m *modelFlags) add(fs *flag.FlagSet) {
 }
 
 func (m *modelFlags) open() (*llada.Model, error) {
+	alt, err := m.be.alt()
+	if err != nil {
+		return nil, err
+	}
+	if alt != nil {
+		return alt.open(m.dir, m.be.device)
+	}
 	opts := []llada.Option{llada.WithIntraOpThreads(m.threads)}
+	if gpu, cuda, err := m.be.ortCUDA(); err != nil {
+		return nil, err
+	} else if cuda {
+		opts = append(opts, llada.WithCUDA(gpu))
+	}
 	if m.library != "" {
 		opts = append(opts, llada.WithLibraryPath(m.library))
 	}
@@ -59,6 +72,7 @@ func runGenerate(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	fs.SetOutput(stderr)
 	var mf modelFlags
 	mf.add(fs)
+	mf.be.add(fs)
 	var cfg llada.GenerateConfig
 	prompt := fs.String("prompt", "", "prompt text (or read from stdin when neither --prompt nor --prompt-ids is set)")
 	promptIDs := fs.String("prompt-ids", "", "prompt as comma-separated token ids, e.g. 1,2,3")

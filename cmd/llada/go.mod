@@ -4,8 +4,21 @@ go 1.24.4
 
 require (
 	github.com/llada-go/llada v0.0.0-00010101000000-000000000000
+	github.com/llada-go/llada/gomlx v0.0.0-00010101000000-000000000000
 	github.com/llada-go/llada/models v0.0.0-00010101000000-000000000000
 	github.com/stretchr/testify v1.12.1
+)
+
+require (
+	github.com/go-logr/logr v1.4.3 // indirect
+	github.com/gomlx/exceptions v0.0.3 // indirect
+	github.com/gomlx/go-xla v0.1.4 // indirect
+	github.com/gomlx/gomlx v0.26.0 // indirect
+	github.com/gomlx/onnx-gomlx v0.3.4 // indirect
+	github.com/x448/float16 v0.8.4 // indirect
+	golang.org/x/term v0.38.0 // indirect
+	google.golang.org/protobuf v1.36.10 // indirect
+	k8s.io/klog/v2 v2.130.1 // indirect
 )
 
 require (
@@ -26,15 +39,17 @@ require (
 	github.com/sirupsen/logrus v1.9.3 // indirect
 	github.com/yalue/onnxruntime_go v1.35.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
-	golang.org/x/exp v0.0.0-20240719175910-8a7402abbf56 // indirect
+	golang.org/x/exp v0.0.0-20251023183803-a4bb9ffd2546 // indirect
 	golang.org/x/image v0.30.0 // indirect
-	golang.org/x/sys v0.32.0 // indirect
+	golang.org/x/sys v0.39.0 // indirect
 	golang.org/x/text v0.28.0 // indirect
 	gonum.org/v1/plot v0.17.0 // indirect
 )
 
-// In this repository the CLI builds against the library and the models beside it.
+// In this repository the CLI builds against the library, the models and the GoMLX backend beside it (the
+// backend is compiled in only with -tags gomlx).
 replace (
 	github.com/llada-go/llada => ../../
+	github.com/llada-go/llada/gomlx => ../../gomlx
 	github.com/llada-go/llada/models => ../../models
 )

@@ -22,7 +22,9 @@ type infoOutput struct {
 	Metadata map[string]string `json:"metadata"`
 	Inputs   []onnx.TensorInfo `json:"inputs"`
 	Outputs  []onnx.TensorInfo `json:"outputs"`
-	Library  string            `json:"onnxruntime"`
+	Library  string            `json:"onnxruntime,omitempty"` // the ONNX Runtime library, with --backend ort
+	Backend  string            `json:"backend"`               // "onnxruntime" or what the alternative backend reports
+	Device   string            `json:"device"`
 }
 
 func runInfo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -30,16 +32,41 @@ func runInfo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs.SetOutput(stderr)
 	var mf modelFlags
 	mf.add(fs)
+	mf.be.add(fs)
 	format := fs.String("format", "text", "output format: text or json")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	out, err := modelInfo(mf)
+	if err != nil {
+		return err
+	}
+	return printInfo(stdout, out, *format)
+}
+
+// modelInfo opens the model on the chosen backend and reads its contract and signature.
+func modelInfo(mf modelFlags) (infoOutput, error) {
+	alt, err := mf.be.alt()
+	if err != nil {
+		return infoOutput{}, err
+	}
+	if alt != nil {
+		return alt.info(mf.dir, mf.be.device)
+	}
+	gpu, cuda, err := mf.be.ortCUDA()
+	if err != nil {
+		return infoOutput{}, err
+	}
+	device := "cpu"
 	var opts []onnx.Option
+	if cuda {
+		opts = append(opts, onnx.WithCUDA(gpu))
+		device = fmt.Sprintf("cuda:%d", gpu)
+	}
 	if mf.library != "" {
 		opts = append(opts, onnx.WithLibraryPath(mf.library))
 	}
 	var sess *onnx.Session
-	var err error
 	if mf.dir == "" {
 		var data []byte
 		if data, err = defaultModelBytes(); err == nil {
@@ -49,15 +76,20 @@ func runInfo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		sess, err = onnx.Open(filepath.Join(mf.dir, llada.ModelFile), opts...)
 	}
 	if err != nil {
-		return err
+		return infoOutput{}, err
 	}
 	defer sess.Close()
 	c, err := llada.ParseContract(sess.Metadata())
 	if err != nil {
-		return err
+		return infoOutput{}, err
 	}
-	out := infoOutput{Contract: c, Metadata: sess.Metadata(), Inputs: sess.Inputs(), Outputs: sess.Outputs(), Library: sess.Library()}
-	if *format == "json" {
+	return infoOutput{Contract: c, Metadata: sess.Metadata(), Inputs: sess.Inputs(), Outputs: sess.Outputs(),
+		Library: sess.Library(), Backend: "onnxruntime", Device: device}, nil
+}
+
+func printInfo(stdout io.Writer, out infoOutput, format string) error {
+	c := out.Contract
+	if format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
@@ -83,6 +115,9 @@ func runInfo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		}
 		fmt.Fprintf(stdout, "meta   %s = %q\n", k, v)
 	}
-	fmt.Fprintf(stdout, "onnxruntime %s\n", out.Library)
+	if out.Library != "" {
+		fmt.Fprintf(stdout, "onnxruntime %s\n", out.Library)
+	}
+	fmt.Fprintf(stdout, "backend %s, device %s\n", out.Backend, out.Device)
 	return nil
 }
