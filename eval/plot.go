@@ -59,6 +59,9 @@ func (r *Report) WritePlots(dir string) (map[string]string, error) {
 		}
 		out[s.task] = s.file
 	}
+	if err := r.writeSemanticPlots(dir, out); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 

@@ -100,13 +100,14 @@ func TestRunAllTasks(t *testing.T) {
 	assert.Greater(t, rep.Likelihood.Bound.PerToken(), 0.0)
 	assert.Less(t, rep.Likelihood.Bound.PerToken(), math.Log(arithVocab))
 
-	assert.Contains(t, progress.String(), "19/19 likelihood")
+	assert.Contains(t, progress.String(), "19/20 likelihood")
+	assert.Contains(t, progress.String(), "20/20 calibration")
 
 	var md bytes.Buffer
 	dir := t.TempDir()
 	plots, err := rep.WritePlots(dir)
 	require.NoError(t, err)
-	assert.Len(t, plots, 3)
+	assert.Len(t, plots, 4, "genppl, infill, sudoku and the reliability diagram (the fake judge has no features: no MAUVE)")
 	for _, f := range plots {
 		st, err := os.Stat(filepath.Join(dir, f))
 		require.NoError(t, err)
