@@ -150,14 +150,17 @@ func runEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			return err
 		}
 	}
-	if has(eval.TaskGenPPL) || has(eval.TaskInfill) {
+	// Infill uses the judge only for its semantic metrics: without genppl, a default judge that is not there
+	// (the command run outside the repository root) or one of another vocabulary skips them instead of failing.
+	judgeGiven := false
+	fs.Visit(func(f *flag.Flag) { judgeGiven = judgeGiven || f.Name == "judge" })
+	_, statErr := os.Stat(*judgePath)
+	if has(eval.TaskGenPPL) || (has(eval.TaskInfill) && (judgeGiven || statErr == nil)) {
 		j, err := eval.OpenJudge(*judgePath, onnxOpts...)
 		if err != nil {
 			return err
 		}
 		defer j.Close()
-		// Infill uses the judge only for its semantic metrics: a judge of another vocabulary skips them there,
-		// while genppl cannot run without it.
 		if has(eval.TaskGenPPL) || j.VocabSize() == data.Text.Contract().VocabSize {
 			data.Judge = j
 			notes = append(notes, fmt.Sprintf("- judge: `%s` (autoregressive, vocabulary %d)", *judgePath, j.VocabSize()))
