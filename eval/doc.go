@@ -11,6 +11,15 @@
 //     with unigram entropy, distinct-n and self-BLEU of the samples to detect mode collapse.
 //   - likelihood: LLaDA's Monte-Carlo bound on the negative log-likelihood of held-out text, with its standard
 //     error.
+//   - calibration: the denoiser's argmax probability against its accuracy on masked held-out tokens (ECE and a
+//     reliability diagram).
+//
+// When the judge carries hidden-state features (docs/contract.md, "Hidden-state features"), infill and genppl
+// also get semantic measures: BERTScore-style greedy matching and pooled cosine of each infill against its
+// reference, and MAUVE (with its precision/recall reading) of the samples against the human continuations of
+// the same prompts; genppl also reports distinct-n and self-BLEU over words. The report checks the features
+// first (paraphrase-like pairs against unrelated sentences) and gives MAUVE's reference rows (human text of
+// other documents, unigram samples) at the same sample size.
 //
 // Every task decodes through llada.Stream, so every sampler the engine knows is evaluated the same way, and
 // batches many items per forward pass. Fill is the infill entry point: it decodes arbitrary masked positions of

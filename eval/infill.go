@@ -53,6 +53,8 @@ type InfillScore struct {
 	MeanNFE    float64
 	Forwards   int
 	Seconds    float64
+
+	filled [][]int // the decoded sequences, for the semantic metrics
 }
 
 // Infill masks each item's span, decodes it with dec, and scores the result.
@@ -108,5 +110,6 @@ func Infill(ctx context.Context, den llada.Denoiser, c llada.Contract, items []I
 	s.ExactMatch = float64(exact) / float64(len(items))
 	s.TokenAcc = float64(right) / float64(tokens)
 	s.MeanNFE, s.Forwards, s.Seconds = res.MeanNFE(), res.Forwards, res.Elapsed.Seconds()
+	s.filled = res.Filled
 	return s, nil
 }

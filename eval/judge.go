@@ -22,14 +22,18 @@ type Judge struct {
 	vocab     int
 	maxSeqLen int
 	closer    func() error
+	feats     Featurizer // nil when the judge has no feature output
 }
 
-// NewJudge wraps a causal network with its vocabulary size and maximum length (0 = unlimited).
+// NewJudge wraps a causal network with its vocabulary size and maximum length (0 = unlimited). A network that
+// is also a Featurizer gives the judge features (Encoder).
 func NewJudge(net Network, vocab, maxSeqLen int) (*Judge, error) {
 	if net == nil || vocab <= 0 {
 		return nil, fmt.Errorf("%w: a judge needs a network and a positive vocabulary (got %d)", ErrBadConfig, vocab)
 	}
-	return &Judge{net: net, vocab: vocab, maxSeqLen: maxSeqLen}, nil
+	j := &Judge{net: net, vocab: vocab, maxSeqLen: maxSeqLen}
+	j.feats, _ = net.(Featurizer)
+	return j, nil
 }
 
 // OpenJudge loads an ONNX judge exported with the llada contract's metadata and llada.family=autoregressive
@@ -63,8 +67,20 @@ func OpenJudge(path string, opts ...onnx.Option) (*Judge, error) {
 	if err != nil {
 		return fail("%v", err)
 	}
+	if j.feats, err = hiddenFeatures(s); err != nil {
+		return fail("%v", err)
+	}
 	j.closer = s.Close
 	return j, nil
+}
+
+// Encoder returns the judge's feature encoder (its hidden states, docs/contract.md "Hidden-state features"),
+// batch rows per forward pass, or an error wrapping ErrNoFeatures when the judge's file lacks them.
+func (j *Judge) Encoder(batch int) (*Encoder, error) {
+	if j.feats == nil {
+		return nil, fmt.Errorf("%w (add it with export/add_hidden_output.py)", ErrNoFeatures)
+	}
+	return NewEncoder(j.feats, j.vocab, j.maxSeqLen, batch)
 }
 
 // VocabSize is the judge's vocabulary size.

@@ -107,6 +107,7 @@ func (r *Report) WriteMarkdown(w io.Writer, o MarkdownOptions) error {
 			l.CopiesPerSecond, fmtDuration(bd.Elapsed.Seconds()))
 		b.WriteString("\n")
 	}
+	r.writeSemanticMarkdown(&b, o)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

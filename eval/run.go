@@ -18,10 +18,14 @@ const (
 	TaskSudoku     = "sudoku"
 	TaskGenPPL     = "genppl"
 	TaskLikelihood = "likelihood"
+	// TaskCalibration checks the denoiser's confidence on held-out masked tokens (calibration.go).
+	TaskCalibration = "calibration"
 )
 
 // TaskNames lists the tasks in the order Run runs them.
-func TaskNames() []string { return []string{TaskInfill, TaskSudoku, TaskGenPPL, TaskLikelihood} }
+func TaskNames() []string {
+	return []string{TaskInfill, TaskSudoku, TaskGenPPL, TaskLikelihood, TaskCalibration}
+}
 
 // ParseTasks checks a list of task names; empty means all.
 func ParseTasks(names []string) ([]string, error) {
@@ -69,6 +73,15 @@ type Config struct {
 	LikelihoodSeqs   int      // default 32
 	LikelihoodLength int      // default 64
 	MC               MCConfig // default 128 copies per sequence (LLaDA's mc_num) in draws of 16
+
+	// Semantic metrics (run_semantic.go), computed when the judge has hidden-state features.
+	// MauvePrompts is the number of prompts whose continuations MAUVE compares with the human ones: the
+	// GenPrompts genppl samples and more drawn the same way; default 48.
+	MauvePrompts int
+	// ParaphrasePairs is the size of the feature check (paraphrase-like vs unrelated pairs); default 128.
+	ParaphrasePairs int
+	// CalibrationCopies masked copies of each likelihood window (default 4) and CalibrationBins (default 15).
+	CalibrationCopies, CalibrationBins int
 }
 
 // DefaultSudokuSamplers are the decoding orders compared on Sudoku: random order, the most probable token first,
@@ -120,6 +133,11 @@ func (c Config) withDefaults() Config {
 	def(&c.LikelihoodLength, 64)
 	def(&c.MC.Samples, 128)
 	def(&c.MC.Batch, 16)
+	def(&c.MauvePrompts, 48)
+	c.MauvePrompts = max(c.MauvePrompts, c.GenPrompts)
+	def(&c.ParaphrasePairs, 128)
+	def(&c.CalibrationCopies, 4)
+	def(&c.CalibrationBins, 15)
 	return c
 }
 
@@ -141,12 +159,19 @@ type Report struct {
 	Samples    []SampleRow
 	Likelihood *LikelihoodRow
 	Elapsed    time.Duration
+
+	// Feature-based results (nil or empty when the judge has no features): the paraphrase check of the
+	// features, the MAUVE reference rows, and the calibration task.
+	Paraphrase      *SeparationScore
+	MauveReferences []MauveReference
+	Calibration     *CalibrationScore
 }
 
 // InfillRow is one sampler setting on the infill task.
 type InfillRow struct {
 	Decoding Decoding
 	InfillScore
+	Semantic *SimilarityScore // nil without judge features
 }
 
 // SudokuRow is one sampler setting on Sudoku.
@@ -159,6 +184,7 @@ type SudokuRow struct {
 type SampleRow struct {
 	Decoding Decoding
 	SampleScore
+	Semantic *SampleSemantics // nil without judge features
 }
 
 // LikelihoodRow is the Monte-Carlo likelihood bound of held-out text.
@@ -205,8 +231,15 @@ func Run(ctx context.Context, cfg Config, data Data, progressOut io.Writer) (*Re
 	if has(TaskLikelihood) {
 		units++
 	}
+	if has(TaskCalibration) {
+		units++
+	}
 	prog := newProgress(progressOut, units)
 	rep := &Report{Config: cfg}
+	sem, err := newSemantics(ctx, cfg, data, rep)
+	if err != nil {
+		return nil, err
+	}
 
 	if has(TaskInfill) {
 		m := data.Text
@@ -220,7 +253,13 @@ func Run(ctx context.Context, cfg Config, data Data, progressOut io.Writer) (*Re
 			if err != nil {
 				return nil, fmt.Errorf("eval: infill with %s: %w", d.Label(), err)
 			}
-			rep.Infill = append(rep.Infill, InfillRow{d, s})
+			row := InfillRow{Decoding: d, InfillScore: s}
+			if sem != nil {
+				if row.Semantic, err = sem.infill(ctx, items, s.filled); err != nil {
+					return nil, fmt.Errorf("eval: infill semantics with %s: %w", d.Label(), err)
+				}
+			}
+			rep.Infill = append(rep.Infill, row)
 			prog.step("infill " + d.Label())
 		}
 	}
@@ -232,7 +271,7 @@ func Run(ctx context.Context, cfg Config, data Data, progressOut io.Writer) (*Re
 			if err != nil {
 				return nil, fmt.Errorf("eval: sudoku with %s: %w", d.Label(), err)
 			}
-			rep.Sudoku = append(rep.Sudoku, SudokuRow{d, s})
+			rep.Sudoku = append(rep.Sudoku, SudokuRow{Decoding: d, SudokuScore: s})
 			prog.step("sudoku " + d.Label())
 		}
 	}
@@ -257,7 +296,13 @@ func Run(ctx context.Context, cfg Config, data Data, progressOut io.Writer) (*Re
 				return nil, fmt.Errorf("eval: genppl with %s: %w", d.Label(), err)
 			}
 			s.MeanNFE, s.Forwards, s.Seconds = fr.MeanNFE(), fr.Forwards, fr.Elapsed.Seconds()
-			rep.Samples = append(rep.Samples, SampleRow{d, s})
+			row := SampleRow{Decoding: d, SampleScore: s}
+			if sem != nil {
+				if row.Semantic, err = sem.samples(ctx, m, d, seqs); err != nil {
+					return nil, fmt.Errorf("eval: genppl semantics with %s: %w", d.Label(), err)
+				}
+			}
+			rep.Samples = append(rep.Samples, row)
 			prog.step("genppl " + d.Label())
 		}
 	}
@@ -280,6 +325,19 @@ func Run(ctx context.Context, cfg Config, data Data, progressOut io.Writer) (*Re
 		rep.Likelihood = &LikelihoodRow{Sequences: len(items), Length: cfg.LikelihoodLength, MC: mc, Bound: b,
 			CopiesPerSecond: float64(b.Copies) / b.Elapsed.Seconds()}
 		prog.step("likelihood")
+	}
+	if has(TaskCalibration) {
+		m := data.Text
+		wins, err := TextWindows(m.Tokenizer(), data.Sentences, cfg.LikelihoodLength, cfg.LikelihoodSeqs)
+		if err != nil {
+			return nil, fmt.Errorf("eval: calibration: %w", err)
+		}
+		c, err := Calibration(ctx, m.Denoiser(), m.Contract(), wins, cfg.CalibrationCopies, cfg.CalibrationBins, cfg.Seed)
+		if err != nil {
+			return nil, fmt.Errorf("eval: calibration: %w", err)
+		}
+		rep.Calibration = &c
+		prog.step("calibration")
 	}
 	rep.Elapsed = time.Since(start)
 	return rep, nil
@@ -310,7 +368,9 @@ func validate(ctx context.Context, cfg Config, data Data) error {
 	}{{"batch", cfg.Batch}, {"infill sentences", cfg.InfillSentences}, {"infill length", cfg.InfillLength},
 		{"sudoku puzzles", cfg.SudokuPuzzles}, {"genppl prompts", cfg.GenPrompts}, {"prompt length", cfg.PromptLength},
 		{"generation length", cfg.GenLength}, {"likelihood sequences", cfg.LikelihoodSeqs},
-		{"likelihood length", cfg.LikelihoodLength}}
+		{"likelihood length", cfg.LikelihoodLength}, {"MAUVE prompts", cfg.MauvePrompts},
+		{"paraphrase pairs", cfg.ParaphrasePairs}, {"calibration copies", cfg.CalibrationCopies},
+		{"calibration bins", cfg.CalibrationBins}}
 	for _, s := range sizes {
 		if s.v < 0 {
 			return fmt.Errorf("%w: %s %d must be positive", ErrBadConfig, s.name, s.v)
@@ -322,7 +382,7 @@ func validate(ctx context.Context, cfg Config, data Data) error {
 	needText := false
 	for _, t := range cfg.Tasks {
 		switch t {
-		case TaskInfill, TaskGenPPL, TaskLikelihood:
+		case TaskInfill, TaskGenPPL, TaskLikelihood, TaskCalibration:
 			needText = true
 		case TaskSudoku:
 			if data.Sudoku == nil {
@@ -352,6 +412,12 @@ func validate(ctx context.Context, cfg Config, data Data) error {
 			return fmt.Errorf("%w: no held-out sentences for the text tasks", ErrEmptyDataset)
 		}
 		if err := CheckTextModel(data.Text.Tokenizer(), data.Sentences); err != nil {
+			return err
+		}
+	}
+	if data.Judge != nil && needText {
+		// A judge given for the semantic metrics of infill must read the model's ids too.
+		if err := data.Judge.CheckVocab(data.Text.Contract().VocabSize); err != nil {
 			return err
 		}
 	}

@@ -98,11 +98,12 @@ func TestRunAllTasks(t *testing.T) {
 	assert.Greater(t, rep.Likelihood.Bound.PerToken(), 0.0)
 	assert.Less(t, rep.Likelihood.Bound.PerToken(), math.Log(arithVocab))
 
-	assert.Contains(t, progress.String(), "19/19 likelihood")
+	assert.Contains(t, progress.String(), "19/20 likelihood")
+	assert.Contains(t, progress.String(), "20/20 calibration")
 
 	var md bytes.Buffer
 	// The figures themselves are drawn and tested in package eval/plots.
-	plots := map[string]string{TaskGenPPL: "genppl.png", TaskInfill: "infill.png", TaskSudoku: "sudoku.png"}
+	plots := map[string]string{TaskGenPPL: "genppl.png", TaskInfill: "infill.png", TaskSudoku: "sudoku.png", TaskCalibration: "calibration.png"}
 	require.NoError(t, rep.WriteMarkdown(&md, MarkdownOptions{Command: "llada eval", Plots: plots}))
 	for _, want := range []string{"## Samples", "## Infill", "## Sudoku", "## Likelihood bound", "| llada-random | k=4 |", "(sudoku.png)"} {
 		assert.Contains(t, md.String(), want)

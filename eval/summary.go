@@ -72,6 +72,7 @@ func (r *Report) WriteSummary(w io.Writer, o MarkdownOptions, plotDir string) er
 			"each): %.3f ± %.3f nats/token (perplexity ≤ %.1f); the estimator ran %.0f masked copies/s.\n",
 			l.Sequences, l.Length, l.MC.Samples, bd.PerToken(), bd.PerTokenSE(), bd.Perplexity(), l.CopiesPerSecond)
 	}
+	r.writeSemanticSummary(&b, o, plotDir)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -30,6 +30,8 @@ type Session struct {
 
 	poolMu sync.Mutex
 	pool   []*binding // idle per-shape buffers, most recently used last
+
+	extra extraOutputs // sessions for outputs other than logits (outputs_cgo.go)
 }
 
 // Open loads an ONNX model file (external-data files next to it are found by ONNX Runtime) and checks it
@@ -99,6 +101,7 @@ func open(c config, path string, data []byte) (*Session, error) {
 	if s.sig.hasMask {
 		s.feedName = append(s.feedName, AttentionMask)
 	}
+	s.extra.reopen = newReopener(c, lib, path, data, s.feedName, s.outputs)
 
 	so, err := sessionOptions(c, lib)
 	if err != nil {
@@ -250,7 +253,7 @@ func (s *Session) Close() error {
 	}
 	s.pool = nil
 	s.poolMu.Unlock()
-	if err := s.sess.Destroy(); err != nil {
+	if err := errors.Join(s.sess.Destroy(), s.extra.close()); err != nil {
 		return fmt.Errorf("onnx: close: %w", err)
 	}
 	return nil

@@ -62,6 +62,8 @@ func runEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs.IntVar(&cfg.LikelihoodLength, "likelihood-length", 64, "tokens per likelihood window")
 	fs.IntVar(&cfg.MC.Samples, "mc-samples", 128, "masked copies per window (LLaDA's mc_num)")
 	fs.IntVar(&cfg.MC.Batch, "mc-batch", 16, "copies per stratified draw (LLaDA's batch_size)")
+	fs.IntVar(&cfg.MauvePrompts, "mauve-prompts", 48, "prompts whose continuations MAUVE compares with the human ones (the genppl samples and more)")
+	quick := fs.Bool("quick", false, "a fast run for development: "+quickSummary+" (flags given explicitly win)")
 	out := fs.String("out", defaultEvalOut, "output directory for RESULTS.md and the PNG plots")
 	quiet := fs.Bool("quiet", false, "no progress bar on stderr")
 	spin := fs.Bool("spin", false, "let ONNX Runtime's worker threads spin between runs (off: the samplers and metrics get the cores)")
@@ -70,6 +72,11 @@ func runEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *quick {
+		if err := applyQuick(fs); err != nil {
+			return err
+		}
 	}
 	var err error
 	if cfg.Tasks, err = eval.ParseTasks(splitList(*tasks)); err != nil {
@@ -144,16 +151,23 @@ func runEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			return err
 		}
 	}
-	if has(eval.TaskGenPPL) {
+	// Infill uses the judge only for its semantic metrics: without genppl, a default judge that is not there
+	// (the command run outside the repository root) or one of another vocabulary skips them instead of failing.
+	judgeGiven := false
+	fs.Visit(func(f *flag.Flag) { judgeGiven = judgeGiven || f.Name == "judge" })
+	_, statErr := os.Stat(*judgePath)
+	if has(eval.TaskGenPPL) || (has(eval.TaskInfill) && (judgeGiven || statErr == nil)) {
 		j, err := eval.OpenJudge(*judgePath, onnxOpts...)
 		if err != nil {
 			return err
 		}
 		defer j.Close()
-		data.Judge = j
-		notes = append(notes, fmt.Sprintf("- judge: `%s` (autoregressive, vocabulary %d)", *judgePath, j.VocabSize()))
-		if err := sameTokenizer(*judgePath, mf.dir); err != nil {
-			return err
+		if has(eval.TaskGenPPL) || j.VocabSize() == data.Text.Contract().VocabSize {
+			data.Judge = j
+			notes = append(notes, fmt.Sprintf("- judge: `%s` (autoregressive, vocabulary %d)", *judgePath, j.VocabSize()))
+			if err := sameTokenizer(*judgePath, mf.dir); err != nil {
+				return err
+			}
 		}
 	}
 	notes = append(notes, fmt.Sprintf("- machine: %s/%s, %d CPU threads (GOMAXPROCS), ONNX Runtime %s on CPU",

@@ -63,6 +63,9 @@ func Write(r *eval.Report, dir string) (map[string]string, error) {
 		}
 		out[s.task] = s.file
 	}
+	if err := writeSemantic(r, dir, out); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 

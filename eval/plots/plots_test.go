@@ -31,6 +31,21 @@ func TestWrite(t *testing.T) {
 		assert.True(t, bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n")), "%s is a PNG", f)
 		assert.Less(t, len(data), 150<<10, "plots stay small")
 	}
+	// With feature-based scores, MAUVE against NFE and the reliability diagram are drawn too.
+	for i := range r.Samples {
+		r.Samples[i].Semantic = &eval.SampleSemantics{Mauve: eval.MauveResult{Mauve: 0.2 * float64(i%3+1)}}
+	}
+	r.Calibration = &eval.CalibrationScore{Tokens: 10, ECE: 0.05, Bins: []eval.CalibrationBin{
+		{Lo: 0, Hi: 0.5, Count: 6, Confidence: 0.3, Accuracy: 0.25}, {Lo: 0.5, Hi: 1, Count: 4, Confidence: 0.7, Accuracy: 0.75}}}
+	files, err = Write(&r, dir)
+	require.NoError(t, err)
+	assert.Equal(t, "mauve.png", files[eval.PlotMauve])
+	assert.Equal(t, "calibration.png", files[eval.PlotCalibration])
+	for _, f := range []string{"mauve.png", "calibration.png"} {
+		st, err := os.Stat(filepath.Join(dir, f))
+		require.NoError(t, err)
+		assert.Less(t, st.Size(), int64(150<<10), "plots stay small")
+	}
 	files, err = Write(&eval.Report{}, dir)
 	require.NoError(t, err)
 	assert.Empty(t, files, "no rows, no plots")

@@ -1,0 +1,83 @@
+package eval
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// featureJudge is the next-token judge of fakeData with the embedding featurizer as its hidden states.
+type featureJudge struct {
+	Network
+	*embedFeaturizer
+}
+
+func semanticData(t *testing.T) Data {
+	d := fakeData(t)
+	j, err := NewJudge(featureJudge{d.Judge.net, &embedFeaturizer{dim: 16}}, arithVocab, 64)
+	require.NoError(t, err)
+	d.Judge = j
+	return d
+}
+
+func TestRunSemantics(t *testing.T) {
+	cfg := smallConfig()
+	cfg.Tasks = []string{TaskInfill, TaskGenPPL, TaskCalibration}
+	cfg.MauvePrompts = 6
+	cfg.ParaphrasePairs = 10
+	rep, err := Run(context.Background(), cfg, semanticData(t), nil)
+	require.NoError(t, err)
+
+	require.NotNil(t, rep.Paraphrase)
+	assert.Equal(t, 10, rep.Paraphrase.Pairs)
+	require.Len(t, rep.MauveReferences, 2)
+	assert.Equal(t, refHeldOut, rep.MauveReferences[0].Name)
+	for _, row := range rep.Infill {
+		require.NotNil(t, row.Semantic, row.Decoding.Label())
+		if row.ExactMatch == 1 {
+			assert.InDelta(t, 1, row.Semantic.F1, 1e-6, "a perfect infill is its reference")
+		}
+	}
+	for _, row := range rep.Samples {
+		require.NotNil(t, row.Semantic, row.Decoding.Label())
+		assert.Equal(t, 6, row.Semantic.MauveSamples)
+		assert.Equal(t, 2, row.Semantic.Mauve.Buckets)
+		assert.Greater(t, row.Semantic.Words.Distinct[0], 0.0)
+	}
+	require.NotNil(t, rep.Calibration)
+	assert.Greater(t, rep.Calibration.Tokens, 0)
+
+	// The plot files are drawn and tested in package eval/plots; here only their names reach the markdown.
+	plots := map[string]string{TaskGenPPL: "genppl.png", TaskInfill: "infill.png", PlotMauve: "mauve.png", PlotCalibration: "calibration.png"}
+	var md, sum bytes.Buffer
+	require.NoError(t, rep.WriteMarkdown(&md, MarkdownOptions{Plots: plots}))
+	for _, want := range []string{"## Semantic fidelity and mode coverage", "### MAUVE and word-level diversity", "| *unigram samples* |",
+		"### Semantic similarity of infills", "### Calibration of the denoiser", "(mauve.png)", "(calibration.png)", "Spearman ρ"} {
+		assert.Contains(t, md.String(), want)
+	}
+	require.NoError(t, rep.WriteSummary(&sum, MarkdownOptions{Plots: plots}, "docs/eval"))
+	for _, want := range []string{"**Semantic fidelity and mode coverage.**", "(docs/eval/mauve.png)", "**Calibration.**", "Infill, BERTScore-style F1"} {
+		assert.Contains(t, sum.String(), want)
+	}
+
+	again, err := Run(context.Background(), cfg, semanticData(t), nil)
+	require.NoError(t, err)
+	for i := range rep.Samples {
+		assert.Equal(t, rep.Samples[i].Semantic.Mauve, again.Samples[i].Semantic.Mauve, "seeded")
+	}
+
+	// Without features the semantic parts are absent, not an error.
+	plain, err := Run(context.Background(), cfg, fakeData(t), nil)
+	require.NoError(t, err)
+	assert.Nil(t, plain.Paraphrase)
+	assert.Nil(t, plain.Samples[0].Semantic)
+	assert.NotNil(t, plain.Calibration)
+
+	cfg.MauvePrompts = 40
+	_, err = Run(context.Background(), cfg, semanticData(t), nil)
+	require.ErrorIs(t, err, ErrEmptyDataset)
+	require.ErrorContains(t, err, "MAUVE needs 80 held-out sentences")
+}
