@@ -97,6 +97,9 @@ type Sampler struct {
 	// LogitsShift asserts the model's logits convention: ShiftAuto (default) follows the contract's
 	// llada.logits_shift; ShiftOn or ShiftOff make a model with the other convention an error.
 	LogitsShift Shift
+
+	// Continuous holds the knobs of the continuous-family samplers (TransferContinuous); see continuous_samplers.go.
+	Continuous ContinuousOptions
 }
 
 // Proposal names how a token is proposed at a position.
@@ -323,11 +326,15 @@ func overlay(p, o Sampler) Sampler {
 	p.TopKFirst = p.TopKFirst || o.TopKFirst
 	p.SuppressMask = p.SuppressMask || o.SuppressMask
 	p.NoiseRemoval = p.NoiseRemoval || o.NoiseRemoval
+	p.Continuous = o.Continuous // presets never set it
 	return p
 }
 
 // validate reports the first out-of-range knob of a resolved sampler.
 func (s Sampler) validate() error {
+	if s.Transfer == TransferContinuous {
+		return s.validateContinuous()
+	}
 	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 	switch s.Proposal {
 	case ProposeLLaDA, ProposeFiltered:
@@ -428,6 +435,9 @@ func (s Sampler) validate() error {
 
 // validateFor checks what depends on the model: the logits convention.
 func (s Sampler) validateFor(c Contract) error {
+	if err := s.checkFamily(c); err != nil {
+		return err
+	}
 	switch {
 	case s.LogitsShift == ShiftOn && !c.LogitsShift:
 		return fmt.Errorf("logits shift requested (Dream convention) but the model's contract has llada.logits_shift = 0")
