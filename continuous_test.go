@@ -404,4 +404,3 @@ func TestContinuousGaussianStepLaw(t *testing.T) {
 		})
 	}
 }
-
