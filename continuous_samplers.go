@@ -56,7 +56,8 @@ type ContinuousOptions struct {
 	NoSelfCond bool
 	// Schedule places the steps: sigma(t_i) at t_i = 1 - i/steps, capped at the model's sigma_max, then 0. A zero
 	// Kind takes the model's trained schedule (llada.continuous.schedule); without one, EDM's rho = 7
-	// interpolation between sigma_max/1000 and sigma_max.
+	// interpolation between sigma_max/1000 and sigma_max. An edm or ve schedule without sigmas spans the same
+	// range.
 	Schedule NoiseSchedule
 	// Noise, when set, replaces the seeded standard-normal draws of the starting point x_T = sigma_max * Noise:
 	// rows*seq*dim values, row-major over the (left-padded) canvas; held positions are not read. It lets another
@@ -83,8 +84,8 @@ func (s Sampler) validateContinuous() error {
 	default:
 		return fmt.Errorf("x0 mode %q is unknown (want %q or %q)", s.Continuous.X0, X0Interpolate, X0Clamp)
 	}
-	if s.Continuous.Schedule.Kind != "" {
-		if err := s.Continuous.Schedule.Validate(); err != nil {
+	if sc := s.Continuous.Schedule; sc.Kind != "" && !sc.fromModel() {
+		if err := sc.Validate(); err != nil {
 			return err
 		}
 	}
@@ -278,7 +279,10 @@ func newContGen(m *continuousModel, c Contract, prompts [][]int, cfg GenerateCon
 		sched = cc.Schedule
 	}
 	if sched.Kind == "" {
-		sched = NoiseSchedule{Kind: NoiseEDM, SigmaMin: cc.SigmaMax / 1000, SigmaMax: cc.SigmaMax}
+		sched = NoiseSchedule{Kind: NoiseEDM}
+	}
+	if sched.fromModel() {
+		sched.SigmaMin, sched.SigmaMax = cc.SigmaMax/1000, cc.SigmaMax
 	}
 	g.grid = sched.SigmaGrid(make([]float64, 0, cfg.Steps+1), cfg.Steps, cc.SigmaMax)
 	if !(g.grid[0] > 0) {
@@ -599,4 +603,9 @@ func (g *contGen) round(src []float64, last bool) {
 	for k, id := range g.canvas {
 		g.canvasI[k] = int(id)
 	}
+}
+
+// fromModel reports an edm or ve schedule whose sigma range is left to the model.
+func (s NoiseSchedule) fromModel() bool {
+	return (s.Kind == NoiseEDM || s.Kind == NoiseVE) && s.SigmaMin == 0 && s.SigmaMax == 0
 }

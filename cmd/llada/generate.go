@@ -75,6 +75,7 @@ func runGenerate(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	useChat := fs.Bool("chat", false, "wrap the prompt as a user turn with the model's chat template (llada.chat_template)")
 	live := fs.String("live", "auto", "show the canvas being denoised: auto (when stdout is a terminal), on, off")
 	applySampler := addSamplerFlags(fs)
+	applyContinuous := addContinuousFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -83,6 +84,9 @@ func runGenerate(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	}
 	cfg.Remasking = llada.Remasking(*remasking)
 	if err := applySampler(&cfg); err != nil {
+		return err
+	}
+	if err := applyContinuous(&cfg); err != nil {
 		return err
 	}
 	if cfg.GenLength <= 0 {
