@@ -108,8 +108,10 @@ func parseContinuousContract(meta map[string]string, errs []string) (*Continuous
 		bad("metadata key %q = %v must be > 0", p+"sigma_max", cc.SigmaMax)
 	}
 	var kind string
-	oneOf("schedule", &kind, "", string(NoiseLinearBeta), string(NoiseCosine), string(NoiseSqrt), string(NoiseEDM),
-		string(NoiseVE), string(NoiseTabulated))
+	if _, ok := meta[p+"schedule"]; ok {
+		oneOf("schedule", &kind, "", string(NoiseLinearBeta), string(NoiseCosine), string(NoiseSqrt), string(NoiseEDM),
+			string(NoiseVE), string(NoiseTabulated))
+	}
 	s := NoiseSchedule{Kind: NoiseScheduleKind(kind)}
 	float("beta_min", &s.BetaMin, false)
 	float("beta_max", &s.BetaMax, false)

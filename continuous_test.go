@@ -150,6 +150,11 @@ func TestContinuousContractBadInput(t *testing.T) {
 			m["llada.continuous.schedule_table"] = "0:0.1,1:20"
 		}, "not a JSON list"},
 		{"unknown family", func(m map[string]string) { m["llada.family"] = "flow" }, `llada.family = "flow" is not supported`},
+		{"t without a schedule", func(m map[string]string) {
+			delete(m, "llada.continuous.schedule")
+			m["llada.continuous.time"] = "t"
+		}, "needs llada.continuous.schedule"},
+		{"unknown schedule", func(m map[string]string) { m["llada.continuous.schedule"] = "quadratic" }, `"llada.continuous.schedule" = "quadratic"`},
 		{"bad self_conditioning", func(m map[string]string) { m["llada.continuous.self_conditioning"] = "yes" }, "self_conditioning"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
