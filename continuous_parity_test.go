@@ -38,12 +38,13 @@ type continuousGolden struct {
 	} `json:"cases"`
 }
 
-func decodeF64(t *testing.T, s string) []float64 {
+// decodeF32 reads base64 little-endian float32 values as float64.
+func decodeF32(t *testing.T, s string) []float64 {
 	raw, err := base64.StdEncoding.DecodeString(s)
 	require.NoError(t, err)
-	out := make([]float64, len(raw)/8)
+	out := make([]float64, len(raw)/4)
 	for i := range out {
-		out[i] = math.Float64frombits(binary.LittleEndian.Uint64(raw[8*i:]))
+		out[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:])))
 	}
 	return out
 }
@@ -77,7 +78,7 @@ func TestContinuousParityWithTorchReference(t *testing.T) {
 					if gc.Clamp {
 						smp.Continuous.X0 = X0Clamp
 					}
-					smp.Continuous.Noise = decodeF64(t, gc.Noise)
+					smp.Continuous.Noise = decodeF32(t, gc.Noise)
 					cfg := GenerateConfig{GenLength: gc.GenLength, Steps: gc.Steps, CFGScale: gc.CFGScale, Sampler: smp}
 					g, err := newContGen(m.cont, m.contract, gc.Prompts, cfg)
 					require.NoError(t, err)
@@ -86,7 +87,7 @@ func TestContinuousParityWithTorchReference(t *testing.T) {
 					var last Step
 					g.run(context.Background(), func(st Step, err error) bool {
 						require.NoError(t, err)
-						want := decodeF64(t, gc.X0[step])
+						want := decodeF32(t, gc.X0[step])
 						gen := g.seq - g.promptLen
 						require.Len(t, want, g.rows*gen*g.dim)
 						for r := 0; r < g.rows; r++ {

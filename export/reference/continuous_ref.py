@@ -185,7 +185,8 @@ class Reference:
 
 
 def b64(t):
-    return base64.b64encode(t.detach().cpu().numpy().astype("<f8").tobytes()).decode()
+    """float32 little-endian, base64 (the noise is drawn as float32 values, so this is exact for it)."""
+    return base64.b64encode(t.detach().cpu().numpy().astype("<f4").tobytes()).decode()
 
 
 def main():
@@ -222,7 +223,7 @@ def main():
     def case(name, prompts, sampler, **kw):
         P = max(len(p) for p in prompts)
         L = P + args.gen_length
-        z = torch.from_numpy(rng.standard_normal((len(prompts), L, Dm)))
+        z = torch.from_numpy(rng.standard_normal((len(prompts), L, Dm)).astype(np.float32).astype(np.float64))
         res = ref.sample(prompts, args.gen_length, args.steps, sampler, z, **kw)
         cases.append({"name": name, "prompts": prompts, "sampler": sampler, "gen_length": args.gen_length,
                       "steps": args.steps, "eta": kw.get("eta", 0.0), "cfg_scale": kw.get("cfg", 0.0),
