@@ -107,14 +107,8 @@ func (s Sampler) checkFamily(c Contract) error {
 			name, strings.Join(ContinuousSamplerNames(), ", "))
 	}
 	if c.Family != FamilyContinuous && cont {
-		var masked []string
-		for _, n := range SamplerNames() {
-			if presets[n].Transfer != TransferContinuous {
-				masked = append(masked, n)
-			}
-		}
 		return fmt.Errorf("sampler %q is a continuous-diffusion sampler; this %s model supports %s",
-			s.Name, c.Family, strings.Join(masked, ", "))
+			s.Name, c.Family, strings.Join(SamplerNames(), ", "))
 	}
 	return nil
 }

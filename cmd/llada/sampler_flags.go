@@ -29,7 +29,8 @@ type samplerKnob struct {
 }
 
 func addSamplerFlags(fs *flag.FlagSet) func(cfg *llada.GenerateConfig) error {
-	name := fs.String("sampler", "", "sampler preset: "+strings.Join(llada.SamplerNames(), ", ")+" (default: LLaDA, ordered by --remasking)")
+	name := fs.String("sampler", "", "sampler preset: "+strings.Join(llada.SamplerNames(), ", ")+" (default: LLaDA, ordered by --remasking); "+
+		"continuous models: "+strings.Join(llada.ContinuousSamplerNames(), ", ")+" (default "+llada.DefaultContinuousSampler+")")
 	var (
 		threshold, factor, algTemp, topP, eps, gamma, eta, tOn, tOff, alphaOn, editThreshold float64
 		topK, quota, maxPost                                                                 int
