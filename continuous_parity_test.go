@@ -56,6 +56,7 @@ const x0Tolerance = 2e-3
 func TestContinuousParityWithTorchReference(t *testing.T) {
 	for _, tc := range []struct{ golden, model string }{
 		{"testdata/goldens/continuous/tiny.json", "testdata/continuous-tiny"},
+		{"testdata/goldens/continuous/brown.json", "models/continuous"},
 	} {
 		t.Run(filepath.Base(tc.golden), func(t *testing.T) {
 			raw, err := os.ReadFile(tc.golden)
