@@ -54,3 +54,11 @@ func TestGenerateContinuousWrongSampler(t *testing.T) {
 	assert.NotEqual(t, 0, code)
 	assert.Contains(t, errs, "apply to the continuous samplers")
 }
+
+func TestInfoContinuousModel(t *testing.T) {
+	out, errs, code := runCLI(t, "", "info", "--model", continuousTinyDir)
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, out, "family continuous")
+	assert.Contains(t, out, "input  x_t float32 [?,?,8]")
+	assert.Contains(t, out, "llada.continuous.schedule = \"tabulated\"")
+}

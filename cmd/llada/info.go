@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -25,6 +26,14 @@ type infoOutput struct {
 	Library  string            `json:"onnxruntime"`
 }
 
+// infoSession is what info reads of a model of either family.
+type infoSession interface {
+	Metadata() map[string]string
+	Inputs() []onnx.TensorInfo
+	Outputs() []onnx.TensorInfo
+	Close() error
+}
+
 func runInfo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("info", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -38,7 +47,7 @@ func runInfo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if mf.library != "" {
 		opts = append(opts, onnx.WithLibraryPath(mf.library))
 	}
-	var sess *onnx.Session
+	var sess infoSession
 	var err error
 	if mf.dir == "" {
 		var data []byte
@@ -46,7 +55,10 @@ func runInfo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			sess, err = onnx.OpenBytes(data, opts...)
 		}
 	} else {
-		sess, err = onnx.Open(filepath.Join(mf.dir, llada.ModelFile), opts...)
+		path := filepath.Join(mf.dir, llada.ModelFile)
+		if sess, err = onnx.Open(path, opts...); errors.Is(err, onnx.ErrContinuousModel) {
+			sess, err = onnx.OpenContinuous(path, opts...)
+		}
 	}
 	if err != nil {
 		return err
@@ -56,7 +68,7 @@ func runInfo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return err
 	}
-	out := infoOutput{Contract: c, Metadata: sess.Metadata(), Inputs: sess.Inputs(), Outputs: sess.Outputs(), Library: sess.Library()}
+	out := infoOutput{Contract: c, Metadata: sess.Metadata(), Inputs: sess.Inputs(), Outputs: sess.Outputs(), Library: onnx.LoadedLibrary()}
 	if *format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
