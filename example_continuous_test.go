@@ -32,13 +32,15 @@ func ExampleModel_Stream_continuous() {
 		if err != nil {
 			panic(err)
 		}
-		fmt.Println(st.Step, st.NFE, st.Canvas[:st.Seq], st.Committed[0])
+		// The canvas holds the prompt (held clean) and the rounded generation; Committed lists the positions whose
+		// rounded token changed (all of them on the first step).
+		fmt.Println(st.Step, st.NFE, st.Canvas[:st.PromptLen], len(st.Canvas[st.PromptLen:st.Seq]))
 	}
 	_, err = m.Generate(context.Background(), "w5", llada.GenerateConfig{GenLength: 4, Sampler: llada.SamplerByName("mdlm")})
 	fmt.Println(err)
 	// Output:
-	// 0 2 [5 6 10 10 27 27] [2 3 4 5]
-	// 1 4 [5 6 10 10 10 10] [4 5]
-	// 2 5 [5 6 10 10 10 10] []
+	// 0 2 [5 6] 4
+	// 1 4 [5 6] 4
+	// 2 5 [5 6] 4
 	// llada: invalid generate config: sampler "mdlm" is a masked-diffusion sampler; this continuous model supports ddim, ddpm, dpm-solver++, euler, heun
 }
