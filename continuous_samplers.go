@@ -6,7 +6,9 @@ import (
 	"iter"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"strings"
+	"sync"
 )
 
 // TransferContinuous marks the samplers of the continuous family: they integrate a Gaussian diffusion in
@@ -159,8 +161,16 @@ type contGen struct {
 	grid                []float64
 	fwdX, fwdT, sc      []float32 // fwdRows*seq*dim, fwdRows*seq, fwdRows*seq*dim
 	logits              []float32 // fwdRows*seq*vocab
-	probs               []float64 // vocab
-	x0i                 []float64 // dim scratch
+	curD                []float64 // the x0 (or rounding source) buffer the passes work on
+	reuse               bool
+	bad                 []uint8 // fwdRows*seq: what a pass found wrong at a position
+	badTok              []int
+	rounded             []int64 // rows*seq: nearest rows of the current estimate
+
+	scratch                   []*contScratch
+	jobs                      chan contJob
+	wg                        sync.WaitGroup
+	passAFn, passBFn, roundFn func(lo, hi int, s *contScratch)
 
 	canvas  []int64
 	canvasI []int
@@ -287,7 +297,7 @@ func newContGen(m *continuousModel, c Contract, prompts [][]int, cfg GenerateCon
 		g.sc = make([]float32, g.fwdRows*g.seq*g.dim)
 	}
 	g.logits = make([]float32, g.fwdRows*g.seq*g.vocab)
-	g.probs, g.x0i = make([]float64, g.vocab), make([]float64, g.dim)
+	g.bad, g.badTok, g.rounded = make([]uint8, g.fwdRows*g.seq), make([]int, g.fwdRows*g.seq), make([]int64, n)
 	g.canvas, g.canvasI = make([]int64, n), make([]int, n)
 	copy(g.canvas, g.ids)
 	for k := range g.canvas {
@@ -315,6 +325,8 @@ func newContGen(m *continuousModel, c Contract, prompts [][]int, cfg GenerateCon
 
 // run integrates from sigma_max to 0 and yields one Step per solver step.
 func (g *contGen) run(ctx context.Context, yield func(Step, error) bool) {
+	g.startPool()
+	defer g.stopPool()
 	emb := g.m.emb
 	// x_T = sigma_0 z at generated positions; held positions are their clean embeddings throughout.
 	for k := range g.held {
@@ -459,10 +471,23 @@ func (g *contGen) denoise(ctx context.Context, sigma float64, x, d []float64) er
 		return fmt.Errorf("llada: forward pass %d: %w", g.nfe+1, err)
 	}
 	g.nfe++
-	V := g.vocab
 	// Without guidance or EOS suppression the x0 estimate is the self-conditioning estimate: computed once.
-	reuse := g.sc != nil && !g.cfgOn && !g.cfg.SuppressEOS
-	for f := 0; f < g.fwdRows*g.seq; f++ {
+	g.reuse = g.sc != nil && !g.cfgOn && !g.cfg.SuppressEOS
+	g.curD = d
+	clear(g.bad)
+	g.parallel(g.fwdRows*g.seq, g.passAFn)
+	if err := g.firstBad(g.fwdRows * g.seq); err != nil {
+		return err
+	}
+	g.parallel(n, g.passBFn)
+	return g.firstBad(n)
+}
+
+// passA checks the logits that are read and computes the self-conditioning input (every row's own unguided
+// estimate) for forward positions [lo, hi).
+func (g *contGen) passA(lo, hi int, s *contScratch) {
+	n, V := g.rows*g.seq, g.vocab
+	for f := lo; f < hi; f++ {
 		k := f % n
 		if g.held[k] && g.sc == nil && !(f >= n && g.isPrompt[k]) {
 			continue // a clean position whose logits nothing reads
@@ -470,71 +495,158 @@ func (g *contGen) denoise(ctx context.Context, sigma float64, x, d []float64) er
 		lg := g.logits[f*V : (f+1)*V]
 		for v, l := range lg {
 			if math.IsNaN(float64(l)) || math.IsInf(float64(l), 1) {
-				return fmt.Errorf("%w: row %d position %d token %d: %v", ErrBadLogits, f/g.seq, f%g.seq, v, l)
+				g.bad[f], g.badTok[f] = badNaN, v
+				break
 			}
 		}
-		if g.sc != nil {
-			// Self-conditioning input of the next pass: every row's own unguided estimate.
-			if !g.interpolate(lg) {
-				return fmt.Errorf("%w: row %d position %d: no finite logit", ErrBadLogits, f/g.seq, f%g.seq)
-			}
-			for j, v := range g.x0i {
-				g.sc[f*g.dim+j] = float32(v)
-			}
-			if reuse && !g.held[k] {
-				copy(d[k*g.dim:(k+1)*g.dim], g.x0i) // the same logits give the same estimate below
-			}
+		if g.bad[f] != 0 || g.sc == nil {
+			continue
+		}
+		if !g.interpolate(lg, s) {
+			g.bad[f] = badNoFinite
+			continue
+		}
+		for j, v := range s.x0i {
+			g.sc[f*g.dim+j] = float32(v)
+		}
+		if g.reuse && !g.held[k] {
+			copy(g.curD[k*g.dim:(k+1)*g.dim], s.x0i) // the same logits give the same estimate in passB
 		}
 	}
-	for k := 0; k < n; k++ {
-		dk := d[k*g.dim : (k+1)*g.dim]
+}
+
+// passB writes the x0 estimate of canvas positions [lo, hi) into g.curD: guidance, EOS suppression, score
+// interpolation, and clamping.
+func (g *contGen) passB(lo, hi int, s *contScratch) {
+	n, V, emb := g.rows*g.seq, g.vocab, g.m.emb
+	for k := lo; k < hi; k++ {
+		dk := g.curD[k*g.dim : (k+1)*g.dim]
 		if g.held[k] {
 			for j := range dk {
 				dk[j] = float64(emb.Data[int(g.ids[k])*g.dim+j])
 			}
 			continue
 		}
-		if reuse && !g.clamp {
+		if g.reuse && !g.clamp {
 			continue
 		}
-		lg := g.logits[k*V : (k+1)*V]
-		if reuse {
-			copy(g.x0i, dk)
-			id := g.nearest(g.x0i)
-			for j := range dk {
-				dk[j] = float64(emb.Data[id*g.dim+j])
+		if g.reuse {
+			copy(s.x0i, dk)
+		} else {
+			lg := g.logits[k*V : (k+1)*V]
+			if g.cfgOn {
+				mixGuidance(lg, g.logits[(n+k)*V:(n+k+1)*V], g.cfg.CFGScale)
 			}
-			continue
-		}
-		if g.cfgOn {
-			mixGuidance(lg, g.logits[(n+k)*V:(n+k+1)*V], g.cfg.CFGScale)
-		}
-		if g.cfg.SuppressEOS {
-			lg[g.c.EOSID] = float32(math.Inf(-1))
-		}
-		if !g.interpolate(lg) {
-			return fmt.Errorf("%w: row %d position %d: no finite logit", ErrBadLogits, k/g.seq, k%g.seq)
+			if g.cfg.SuppressEOS {
+				lg[g.c.EOSID] = float32(math.Inf(-1))
+			}
+			if !g.interpolate(lg, s) {
+				g.bad[k] = badNoFinite
+				continue
+			}
 		}
 		if g.clamp {
-			id := g.nearest(g.x0i) // Diffusion-LM's clamp: the nearest row of the estimate
+			id := g.nearest(s.x0i) // Diffusion-LM's clamp: the nearest row of the estimate
 			for j := range dk {
 				dk[j] = float64(emb.Data[id*g.dim+j])
 			}
 			continue
 		}
-		for j, v := range g.x0i {
+		for j, v := range s.x0i {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return fmt.Errorf("%w: row %d position %d: x0 estimate is %v", ErrBadLogits, k/g.seq, k%g.seq, v)
+				g.bad[k] = badX0
+				break
 			}
 			dk[j] = v
+		}
+	}
+}
+
+// Codes of g.bad: what went wrong at a position.
+const (
+	badNaN      = 1 + iota // a NaN or +Inf logit (token in g.badTok)
+	badNoFinite            // no finite logit
+	badX0                  // a non-finite x0 estimate
+)
+
+// firstBad reports the lowest position of [0, n) that a pass marked bad.
+func (g *contGen) firstBad(n int) error {
+	for f, b := range g.bad[:n] {
+		r, p := f/g.seq, f%g.seq
+		switch b {
+		case badNaN:
+			v := g.badTok[f]
+			return fmt.Errorf("%w: row %d position %d token %d: %v", ErrBadLogits, r, p, v, g.logits[f*g.vocab+v])
+		case badNoFinite:
+			return fmt.Errorf("%w: row %d position %d: no finite logit", ErrBadLogits, r, p)
+		case badX0:
+			return fmt.Errorf("%w: row %d position %d: the x0 estimate is not finite", ErrBadLogits, r, p)
 		}
 	}
 	return nil
 }
 
-// interpolate sets g.x0i = softmax(logits) . E in float64 (CDCD's score interpolation). It reports false when
+// contScratch is one worker's scratch.
+type contScratch struct{ probs, x0i []float64 }
+
+type contJob struct {
+	fn     func(lo, hi int, s *contScratch)
+	lo, hi int
+	s      *contScratch
+}
+
+// contParallelMin is the V*D*positions below which a pass runs on the calling goroutine.
+const contParallelMin = 1 << 20
+
+// startPool starts one worker per GOMAXPROCS (none with one), with their scratch; stopPool ends them.
+func (g *contGen) startPool() {
+	w := runtime.GOMAXPROCS(0)
+	g.scratch = make([]*contScratch, max(w, 1))
+	for i := range g.scratch {
+		g.scratch[i] = &contScratch{probs: make([]float64, g.vocab), x0i: make([]float64, g.dim)}
+	}
+	g.passAFn, g.passBFn, g.roundFn = g.passA, g.passB, g.roundRange
+	if w < 2 {
+		return
+	}
+	jobs := make(chan contJob, w)
+	g.jobs = jobs
+	for i := 0; i < w; i++ {
+		go func() {
+			for j := range jobs {
+				j.fn(j.lo, j.hi, j.s)
+				g.wg.Done()
+			}
+		}()
+	}
+}
+
+func (g *contGen) stopPool() {
+	if g.jobs != nil {
+		close(g.jobs)
+		g.jobs = nil
+	}
+}
+
+// parallel runs fn over [0, n) in contiguous chunks, one per worker; every position's result depends on that
+// position alone, so the split does not change the output.
+func (g *contGen) parallel(n int, fn func(lo, hi int, s *contScratch)) {
+	if g.jobs == nil || n < 2 || n*g.vocab*g.dim < contParallelMin {
+		fn(0, n, g.scratch[0])
+		return
+	}
+	w := len(g.scratch)
+	chunk := (n + w - 1) / w
+	for i, lo := 0, 0; lo < n; i, lo = i+1, lo+chunk {
+		g.wg.Add(1)
+		g.jobs <- contJob{fn: fn, lo: lo, hi: min(lo+chunk, n), s: g.scratch[i]}
+	}
+	g.wg.Wait()
+}
+
+// interpolate sets s.x0i = softmax(logits) . E in float64 (CDCD's score interpolation). It reports false when
 // no logit is finite.
-func (g *contGen) interpolate(lg []float32) bool {
+func (g *contGen) interpolate(lg []float32, s *contScratch) bool {
 	mx := math.Inf(-1)
 	for _, l := range lg {
 		mx = max(mx, float64(l))
@@ -545,22 +657,22 @@ func (g *contGen) interpolate(lg []float32) bool {
 	z := 0.0
 	for v, l := range lg {
 		e := math.Exp(float64(l) - mx)
-		g.probs[v] = e
+		s.probs[v] = e
 		z += e
 	}
-	clear(g.x0i)
+	clear(s.x0i)
 	emb := g.m.emb.Data
 	// Rows with weight below 1e-14 are skipped: together they move a coordinate by at most V * 1e-14 * max|E|,
 	// far below float32 resolution, and a trained model's distributions are peaked, so most rows are skipped.
 	cut := 1e-14 * z
-	for v, p := range g.probs {
+	for v, p := range s.probs {
 		if p < cut {
 			continue
 		}
 		w := p / z
 		row := emb[v*g.dim : (v+1)*g.dim]
 		for j, e := range row {
-			g.x0i[j] += w * float64(e)
+			s.x0i[j] += w * float64(e)
 		}
 	}
 	return true
@@ -586,6 +698,8 @@ func (g *contGen) nearest(x []float64) int {
 // round writes the canvas (nearest embedding of each generated position's src vector) and the changed positions;
 // on the last step it applies StopAtEOS.
 func (g *contGen) round(src []float64, last bool) {
+	g.curD = src
+	g.parallel(g.rows*g.seq, g.roundFn)
 	for r := 0; r < g.rows; r++ {
 		ch := g.out.Committed[r][:0]
 		for p := 0; p < g.seq; p++ {
@@ -593,8 +707,7 @@ func (g *contGen) round(src []float64, last bool) {
 			if g.held[k] {
 				continue
 			}
-			id := int64(g.nearest(src[k*g.dim : (k+1)*g.dim]))
-			if id != g.canvas[k] {
+			if id := g.rounded[k]; id != g.canvas[k] {
 				g.canvas[k] = id
 				ch = append(ch, p)
 			}
@@ -615,6 +728,15 @@ func (g *contGen) round(src []float64, last bool) {
 	}
 	for k, id := range g.canvas {
 		g.canvasI[k] = int(id)
+	}
+}
+
+// roundRange sets g.rounded for the generated positions of [lo, hi) from g.curD.
+func (g *contGen) roundRange(lo, hi int, _ *contScratch) {
+	for k := lo; k < hi; k++ {
+		if !g.held[k] {
+			g.rounded[k] = int64(g.nearest(g.curD[k*g.dim : (k+1)*g.dim]))
+		}
 	}
 }
 

@@ -409,3 +409,28 @@ func TestContinuousGaussianStepLaw(t *testing.T) {
 		})
 	}
 }
+
+// TestContinuousStepLoopAllocatesNothing: a generation's allocations do not grow with its number of steps
+// (buffers, scratch and the worker pool are set up once).
+func TestContinuousStepLoopAllocatesNothing(t *testing.T) {
+	m := newTestContinuous(t, &fixedContinuous{vocab: 16, tok: 3, margin: 2, nanAt: -1})
+	den := &logitsOnlyContinuous{vocab: 16, table: make([]float32, 8*16)}
+	for i := range den.table {
+		den.table[i] = float32(i%5) - 2
+	}
+	m.cont.den = den
+	for _, name := range ContinuousSamplerNames() {
+		allocs := func(steps int) float64 {
+			cfg := GenerateConfig{GenLength: 8, Steps: steps, CFGScale: 0.5, Sampler: SamplerByName(name)}
+			return testing.AllocsPerRun(3, func() {
+				for _, err := range m.Stream(context.Background(), [][]int{{4, 5}, {6}}, cfg) {
+					if err != nil {
+						t.Fatal(err)
+					}
+				}
+			})
+		}
+		few, many := allocs(2), allocs(16)
+		assert.Equal(t, few, many, "%s: allocations grow with the number of steps (%v for 2, %v for 16)", name, few, many)
+	}
+}
