@@ -11,8 +11,8 @@ import (
 // "llada."). Everything that differs between model families lives here, never in code keyed on model names.
 type Contract struct {
 	Version      int    // llada.contract; only 1 exists
-	Family       string // llada.family; "masked" (absorbing-state discrete diffusion)
-	MaskID       int    // llada.mask_token_id
+	Family       string // llada.family; "masked" (absorbing-state discrete diffusion) or "continuous"
+	MaskID       int    // llada.mask_token_id; -1 when a continuous model has none
 	EOSID        int    // llada.eos_token_id
 	PadID        int    // llada.pad_token_id
 	EOTID        int    // llada.eot_token_id, -1 when absent
@@ -21,6 +21,8 @@ type Contract struct {
 	MaxSeqLen    int    // llada.max_seq_len: prompt + generation must fit
 	LogitsShift  bool   // llada.logits_shift: Dream-style, position i is predicted at i-1
 	ChatTemplate string // llada.chat_template (Jinja), optional
+	// Continuous holds the llada.continuous.* keys of a continuous (embedding-space) model; nil for masked.
+	Continuous *ContinuousContract
 	// Extra keeps unknown keys so that newer contracts stay readable by older code.
 	Extra map[string]string
 }
@@ -67,12 +69,15 @@ func ParseContract(meta map[string]string) (Contract, error) {
 		}
 	}
 	if v, ok := need("llada.family"); ok {
-		if v != "masked" {
-			errs = append(errs, fmt.Sprintf("llada.family = %q is not supported (want \"masked\")", v))
+		if v != "masked" && v != FamilyContinuous {
+			errs = append(errs, fmt.Sprintf("llada.family = %q is not supported (want \"masked\" or %q)", v, FamilyContinuous))
 		}
 		c.Family = v
 	}
-	intKey("llada.mask_token_id", &c.MaskID, true)
+	if c.Family == FamilyContinuous {
+		c.MaskID = -1 // optional: marks prompt positions to generate (infilling)
+	}
+	intKey("llada.mask_token_id", &c.MaskID, c.Family != FamilyContinuous)
 	intKey("llada.eos_token_id", &c.EOSID, true)
 	intKey("llada.pad_token_id", &c.PadID, true)
 	intKey("llada.vocab_size", &c.VocabSize, true)
@@ -112,6 +117,9 @@ func ParseContract(meta map[string]string) (Contract, error) {
 				errs = append(errs, fmt.Sprintf("llada.%s_token_id = %d is outside the vocabulary (%d)", id.name, id.v, c.VocabSize))
 			}
 		}
+	}
+	if c.Family == FamilyContinuous {
+		c.Continuous, errs = parseContinuousContract(meta, errs)
 	}
 	if len(errs) > 0 {
 		sort.Strings(errs)

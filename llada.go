@@ -43,6 +43,7 @@ type Model struct {
 	contract Contract
 	closer   io.Closer
 	closed   closedFlag
+	cont     *continuousModel // set for llada.family = continuous (den is then nil)
 }
 
 // Option configures Open and OpenFS.
@@ -94,6 +95,9 @@ func Open(dir string, opts ...Option) (*Model, error) {
 		return nil, fmt.Errorf("llada: open model directory %q: %w", dir, err)
 	}
 	sess, err := onnx.Open(path, o.onnx...)
+	if errors.Is(err, onnx.ErrContinuousModel) {
+		return openContinuousPath(dir, o)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("llada: open %s: %w", path, err)
 	}
@@ -109,6 +113,9 @@ func OpenFS(fsys fs.FS, opts ...Option) (*Model, error) {
 		return nil, fmt.Errorf("llada: read %s: %w", ModelFile, err)
 	}
 	sess, err := onnx.OpenBytes(data, o.onnx...)
+	if errors.Is(err, onnx.ErrContinuousModel) {
+		return openContinuousFS(fsys, data, o)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("llada: open %s: %w", ModelFile, err)
 	}
@@ -142,14 +149,9 @@ func finishOpen(sess *onnx.Session, o options, loadTok func() (Tokenizer, error)
 	if v := sess.VocabSize(); v != 0 && v != c.VocabSize {
 		return fail(fmt.Errorf("llada: logits output has vocabulary %d but llada.vocab_size is %d", v, c.VocabSize))
 	}
-	tok := o.tok
-	if tok == nil {
-		if tok, err = loadTok(); err != nil {
-			return fail(fmt.Errorf("llada: tokenizer: %w", err))
-		}
-	}
-	if tok.VocabSize() > c.VocabSize {
-		return fail(fmt.Errorf("llada: tokenizer has %d tokens but the model's vocabulary is %d", tok.VocabSize(), c.VocabSize))
+	tok, err := modelTokenizer(o, loadTok, c.VocabSize)
+	if err != nil {
+		return fail(err)
 	}
 	m, err := New(&onnxDenoiser{s: sess, vocab: c.VocabSize}, tok, c)
 	if err != nil {
@@ -164,6 +166,9 @@ func New(den Denoiser, tok Tokenizer, c Contract) (*Model, error) {
 	if den == nil || tok == nil {
 		return nil, errors.New("llada: New needs a Denoiser and a Tokenizer")
 	}
+	if c.Family == FamilyContinuous {
+		return nil, errors.New("llada: New: a continuous-family contract needs NewContinuous")
+	}
 	if den.VocabSize() != c.VocabSize {
 		return nil, fmt.Errorf("llada: denoiser vocabulary %d differs from the contract's %d", den.VocabSize(), c.VocabSize)
 	}
@@ -176,7 +181,7 @@ func (m *Model) Contract() Contract { return m.contract }
 // Tokenizer returns the model's tokenizer.
 func (m *Model) Tokenizer() Tokenizer { return m.tok }
 
-// Denoiser returns the network backend.
+// Denoiser returns the network backend of a masked model (nil for a continuous one).
 func (m *Model) Denoiser() Denoiser { return m.den }
 
 // ErrClosed is wrapped by the error of a generation on a closed Model.
@@ -262,6 +267,9 @@ func (m *Model) GenerateIDs(ctx context.Context, prompts [][]int, cfg GenerateCo
 
 // Stream runs a generation and yields every denoising step; see Step for the lifetime of its slices.
 func (m *Model) Stream(ctx context.Context, prompts [][]int, cfg GenerateConfig) iter.Seq2[Step, error] {
+	if m.cont != nil {
+		return m.cont.stream(ctx, m.contract, prompts, cfg)
+	}
 	return streamOn(ctx, m.den, m.contract, prompts, cfg, &m.closed)
 }
 

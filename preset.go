@@ -70,11 +70,13 @@ func init() {
 	}
 }
 
-// SamplerNames lists the preset names, sorted.
+// SamplerNames lists the masked-family preset names, sorted (ContinuousSamplerNames lists the others).
 func SamplerNames() []string {
 	names := make([]string, 0, len(presets))
-	for n := range presets {
-		names = append(names, n)
+	for n, p := range presets {
+		if p.Transfer != TransferContinuous {
+			names = append(names, n)
+		}
 	}
 	sort.Strings(names)
 	return names
@@ -94,7 +96,8 @@ func SamplerByName(name string) Sampler {
 func LookupSampler(name string) (Sampler, error) {
 	p, ok := presets[name]
 	if !ok {
-		return Sampler{}, fmt.Errorf("%w: unknown sampler %q (known: %s)", ErrInvalidConfig, name, strings.Join(SamplerNames(), ", "))
+		return Sampler{}, fmt.Errorf("%w: unknown sampler %q (known: %s)", ErrInvalidConfig, name,
+			strings.Join(append(SamplerNames(), ContinuousSamplerNames()...), ", "))
 	}
 	return p, nil
 }

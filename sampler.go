@@ -105,6 +105,8 @@ type Sampler struct {
 	// entropy bound commit only zero-entropy positions beyond the first. A bit has no effect on a non-zero
 	// knob; a knob whose range excludes 0 (Eps, Threshold, Factor, TOn, TOff, AlphaOn) then fails validation.
 	Zero Knob
+	// Continuous holds the knobs of the continuous-family samplers (TransferContinuous); see continuous_samplers.go.
+	Continuous ContinuousOptions
 }
 
 // Knob is a set of Sampler's numeric knobs, for Sampler.Zero.
@@ -355,11 +357,15 @@ func overlay(p, o Sampler) Sampler {
 	p.TopKFirst = p.TopKFirst || o.TopKFirst
 	p.SuppressMask = p.SuppressMask || o.SuppressMask
 	p.NoiseRemoval = p.NoiseRemoval || o.NoiseRemoval
+	p.Continuous = o.Continuous // presets never set it
 	return p
 }
 
 // validate reports the first out-of-range knob of a resolved sampler.
 func (s Sampler) validate() error {
+	if s.Transfer == TransferContinuous {
+		return s.validateContinuous()
+	}
 	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 	switch s.Proposal {
 	case ProposeLLaDA, ProposeFiltered:
@@ -460,6 +466,9 @@ func (s Sampler) validate() error {
 
 // validateFor checks what depends on the model: the logits convention.
 func (s Sampler) validateFor(c Contract) error {
+	if err := s.checkFamily(c); err != nil {
+		return err
+	}
 	switch {
 	case s.LogitsShift == ShiftOn && !c.LogitsShift:
 		return fmt.Errorf("logits shift requested (Dream convention) but the model's contract has llada.logits_shift = 0")

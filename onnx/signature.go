@@ -45,6 +45,9 @@ type signature struct {
 // export takes one round trip.
 func validateSignature(inputs, outputs []TensorInfo) (signature, error) {
 	var sig signature
+	if isContinuous(inputs) {
+		return sig, fmt.Errorf("%w: open it with OpenContinuous", ErrContinuousModel)
+	}
 	var problems []string
 	check := func(kind string, t TensorInfo, elem string, rank int) {
 		if t.ElementType != elem || len(t.Shape) != rank {

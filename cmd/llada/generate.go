@@ -91,6 +91,7 @@ func runGenerate(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	applySampler := addSamplerFlags(fs)
 	applyConstraint := addConstraintFlags(fs)
 	applyGuidance := addGuidanceFlags(fs)
+	applyContinuous := addContinuousFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -99,6 +100,9 @@ func runGenerate(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	}
 	cfg.Remasking = llada.Remasking(*remasking)
 	if err := applySampler(&cfg); err != nil {
+		return err
+	}
+	if err := applyContinuous(&cfg); err != nil {
 		return err
 	}
 	if cfg.GenLength <= 0 {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -25,6 +26,14 @@ type infoOutput struct {
 	Library  string            `json:"onnxruntime,omitempty"` // the ONNX Runtime library, with --backend ort
 	Backend  string            `json:"backend"`               // "onnxruntime" or what the alternative backend reports
 	Device   string            `json:"device"`
+}
+
+// infoSession is what info reads of a model of either family.
+type infoSession interface {
+	Metadata() map[string]string
+	Inputs() []onnx.TensorInfo
+	Outputs() []onnx.TensorInfo
+	Close() error
 }
 
 func runInfo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -66,14 +75,17 @@ func modelInfo(mf modelFlags) (infoOutput, error) {
 	if mf.library != "" {
 		opts = append(opts, onnx.WithLibraryPath(mf.library))
 	}
-	var sess *onnx.Session
+	var sess infoSession
 	if mf.dir == "" {
 		var data []byte
 		if data, err = defaultModelBytes(); err == nil {
 			sess, err = onnx.OpenBytes(data, opts...)
 		}
 	} else {
-		sess, err = onnx.Open(filepath.Join(mf.dir, llada.ModelFile), opts...)
+		path := filepath.Join(mf.dir, llada.ModelFile)
+		if sess, err = onnx.Open(path, opts...); errors.Is(err, onnx.ErrContinuousModel) {
+			sess, err = onnx.OpenContinuous(path, opts...)
+		}
 	}
 	if err != nil {
 		return infoOutput{}, err
@@ -84,7 +96,7 @@ func modelInfo(mf modelFlags) (infoOutput, error) {
 		return infoOutput{}, err
 	}
 	return infoOutput{Contract: c, Metadata: sess.Metadata(), Inputs: sess.Inputs(), Outputs: sess.Outputs(),
-		Library: sess.Library(), Backend: "onnxruntime", Device: device}, nil
+		Library: onnx.LoadedLibrary(), Backend: "onnxruntime", Device: device}, nil
 }
 
 func printInfo(stdout io.Writer, out infoOutput, format string) error {

@@ -30,7 +30,8 @@ type samplerKnob struct {
 }
 
 func addSamplerFlags(fs *flag.FlagSet) func(cfg *llada.GenerateConfig) error {
-	name := fs.String("sampler", "", "sampler preset: "+strings.Join(llada.SamplerNames(), ", ")+" (default: LLaDA, ordered by --remasking)")
+	name := fs.String("sampler", "", "sampler preset: "+strings.Join(llada.SamplerNames(), ", ")+" (default: LLaDA, ordered by --remasking); "+
+		"continuous models: "+strings.Join(llada.ContinuousSamplerNames(), ", ")+" (default "+llada.DefaultContinuousSampler+")")
 	var (
 		threshold, factor, algTemp, topP, eps, gamma, eta, tOn, tOff, alphaOn, editThreshold float64
 		topK, quota, maxPost                                                                 int
@@ -47,7 +48,7 @@ func addSamplerFlags(fs *flag.FlagSet) func(cfg *llada.GenerateConfig) error {
 	fs.StringVar(&schedule, "schedule", "", "masking schedule: linear, cosine, loglinear, geometric, polynomial")
 	fs.StringVar(&grid, "grid", "", "time grid of the ancestral samplers: uniform or cosine")
 	fs.Float64Var(&gamma, "gamma", 0, "entropy budget >= 0 of the eb sampler (default 0.1)")
-	fs.Float64Var(&eta, "eta", 0, "ReMDM eta in [0,1] (cap 0.04, rescale 0.015, loop 0.02; 0 turns remasking off)")
+	fs.Float64Var(&eta, "eta", 0, "ReMDM eta in [0,1] (cap 0.04, rescale 0.015, loop 0.02; 0 turns remasking off), or DDIM's eta in [0,1] (default 0: deterministic)")
 	fs.Float64Var(&tOn, "t-on", 0, "ReMDM loop: time the loop starts (default 0.55)")
 	fs.Float64Var(&tOff, "t-off", 0, "ReMDM loop: time the loop ends (default 0.05)")
 	fs.Float64Var(&alphaOn, "alpha-on", 0, "ReMDM loop: alpha held during the loop (default 0.9)")
@@ -87,8 +88,9 @@ func addSamplerFlags(fs *flag.FlagSet) func(cfg *llada.GenerateConfig) error {
 			func(s llada.Sampler) bool { return s.Transfer == llada.TransferEntropyBound }, "the entropy-bound transfer"},
 		{"eta", func(s *llada.Sampler) { s.Eta = eta },
 			func(s llada.Sampler) bool {
-				return s.ReMDM == llada.ReMDMCap || s.ReMDM == llada.ReMDMRescale || s.ReMDM == llada.ReMDMLoop
-			}, "ReMDM cap, rescale or loop"},
+				return s.ReMDM == llada.ReMDMCap || s.ReMDM == llada.ReMDMRescale || s.ReMDM == llada.ReMDMLoop ||
+					s.Name == llada.SamplerDDIM
+			}, "ReMDM cap, rescale or loop, or ddim"},
 		{"t-on", func(s *llada.Sampler) { s.TOn = tOn },
 			func(s llada.Sampler) bool { return s.ReMDM == llada.ReMDMLoop }, "ReMDM loop"},
 		{"t-off", func(s *llada.Sampler) { s.TOff = tOff },
