@@ -63,6 +63,8 @@ type generation struct {
 	haveLogits bool
 	mixed      []bool // per logits row of the conditional half: CFG already applied since the last pass
 
+	winLo, winHi int // the canvas positions the logits hold (window.go): all of them after a full pass
+
 	scorer   scorer
 	argmax   scorer   // the scorer of MDLM's final noise-removal step: argmax of the same distribution
 	active   *scorer  // the scorer the pool runs this step
@@ -424,7 +426,7 @@ func (g *generation) collectWork(lo, hi int, edits bool) {
 // forward runs the denoiser on the canvas (plus its unconditional copy under CFG) unless the canvas is
 // unchanged since the last pass, then mixes guidance into the logits the work positions read.
 func (g *generation) forward(ctx context.Context) error {
-	if !g.haveLogits || !slices.Equal(g.canvas, g.lastIDs) {
+	if !g.haveLogits || !slices.Equal(g.canvas, g.lastIDs) || !g.windowCovers() {
 		mask := int64(g.c.MaskID)
 		rows := g.rows
 		if g.cfg.CFGScale > 0 {
@@ -439,7 +441,7 @@ func (g *generation) forward(ctx context.Context) error {
 			rows *= 2
 		}
 		in := Batch{IDs: g.fwdIDs, Attention: g.fwdAtt, Rows: rows, Seq: g.seq}
-		if err := g.den.Forward(ctx, in, g.logits); err != nil {
+		if err := g.forwardLogits(ctx, in); err != nil {
 			g.haveLogits = false
 			return fmt.Errorf("llada: forward pass %d: %w", g.nfe+1, err)
 		}

@@ -150,7 +150,7 @@ func finishOpen(sess *onnx.Session, o options, loadTok func() (Tokenizer, error)
 	if tok.VocabSize() > c.VocabSize {
 		return fail(fmt.Errorf("llada: tokenizer has %d tokens but the model's vocabulary is %d", tok.VocabSize(), c.VocabSize))
 	}
-	m, err := New(&onnxDenoiser{s: sess, vocab: c.VocabSize}, tok, c)
+	m, err := New(newONNXDenoiser(sess, c.VocabSize), tok, c)
 	if err != nil {
 		return fail(err)
 	}

@@ -111,6 +111,9 @@ func open(c config, path string, data []byte) (*Session, error) {
 	if s.sig.hasMask {
 		s.feedName = append(s.feedName, AttentionMask)
 	}
+	if s.sig.hasWindow {
+		s.feedName = append(s.feedName, LogitsWindow)
+	}
 
 	so, err := sessionOptions(c, lib)
 	if err != nil {
