@@ -154,7 +154,8 @@ func stream(logits []float32, scale float64, skip [3]int, never int, rng *rand.P
 // draw samples an id other than never with probability exp(x·scale-m)/psum: the first id where the running
 // mass exceeds u·psum. Should rounding leave the whole walk at or under the target, the last id with mass
 // is taken; should no proposable id have mass at all (the never id holds all of it at a low temperature),
-// the proposable argmax, which is where the renormalised distribution concentrates. The law is softmax's, as for LLaDA's Gumbel-max; the random stream is one uniform per position.
+// the proposable argmax, which is where the renormalised distribution concentrates. The law is softmax's, as
+// for LLaDA's Gumbel-max; the random stream is one uniform per position.
 func (a *acc) draw(logits []float32, scale float64, skip [3]int, never int, rng *rand.PCG) int {
 	target := uniform53(rng) * a.psum
 	cum := 0.0
