@@ -18,7 +18,7 @@ type GenerateConfig struct {
 	// 0 means one block of GenLength. GenLength must be a multiple of it and Steps a multiple of the block count.
 	BlockLength int
 	// Temperature > 0 samples proposals from softmax(logits/T) in float64 (the law of LLaDA's float64
-	// Gumbel-max, drawn with one uniform per token); 0 takes the argmax.
+	// Gumbel-max, drawn by inverse CDF with one uniform per position); 0 takes the argmax.
 	Temperature float64
 	// CFGScale > 0 enables classifier-free guidance: logits = uncond + (CFGScale+1)*(cond-uncond), where the
 	// unconditional input has every prompt position replaced by the mask token.

@@ -63,6 +63,8 @@ type generation struct {
 	mixed      []bool // per logits row of the conditional half: CFG already applied since the last pass
 	guide      guideState
 
+	winLo, winHi int // the canvas positions the logits hold (window.go): all of them after a full pass
+
 	scorer   scorer
 	argmax   scorer   // the scorer of MDLM's final noise-removal step: argmax of the same distribution
 	active   *scorer  // the scorer the pool runs this step
@@ -439,9 +441,9 @@ func (g *generation) stopped(ctx context.Context, step int) error {
 // forward runs the denoiser on the canvas (plus its unconditional copy under CFG) unless the canvas is
 // unchanged since the last pass and the denoiser is Deterministic, then mixes guidance into the logits the work positions read.
 func (g *generation) forward(ctx context.Context) error {
-	if !g.reuse || !g.haveLogits || !slices.Equal(g.canvas, g.lastIDs) {
+	if !g.reuse || !g.haveLogits || !slices.Equal(g.canvas, g.lastIDs) || !g.windowCovers() {
 		in, logits := g.forwardBatch()
-		if err := g.den.Forward(ctx, in, logits); err != nil {
+		if err := g.forwardLogits(ctx, in, logits); err != nil {
 			g.haveLogits = false
 			return fmt.Errorf("llada: forward pass %d: %w", g.nfe+1, err)
 		}

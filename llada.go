@@ -153,7 +153,7 @@ func finishOpen(sess *onnx.Session, o options, loadTok func() (Tokenizer, error)
 	if err != nil {
 		return fail(err)
 	}
-	m, err := New(&onnxDenoiser{s: sess, vocab: c.VocabSize}, tok, c)
+	m, err := New(newONNXDenoiser(sess, c.VocabSize), tok, c)
 	if err != nil {
 		return fail(err)
 	}

@@ -103,16 +103,15 @@ func uniform53(rng *rand.PCG) float64 { return (float64(rng.Uint64()>>11) + 0.5)
 // acc accumulates, in one pass over a distribution's (scaled) logits, what every score needs. With m the
 // largest logit, sum = Σ exp(x-m) and tx = Σ exp(x-m)(x-m): softmax(x)_i = exp(x_i-m)/sum and the entropy
 // is log(sum) - tx/sum. Next to the statistics it tracks the proposal: the largest logit other than the
-// never-proposed id, and, when sampling, a weighted reservoir draw proportional to exp(x) among the same
-// ids (each new id replaces the draw with probability w/(running sum)), so sampling costs one uniform per
-// id instead of the two logarithms of a Gumbel draw.
+// never-proposed id and the mass psum of the ids other than never, from which draw samples the proposal by
+// inverse CDF (one uniform per position).
 type acc struct {
 	m, sum, tx, second float64
 	arg                int // first largest logit
 	best               float64
 	parg               int     // first largest logit other than never
 	psum               float64 // Σ exp(x-m) over ids other than never
-	pick               int     // reservoir draw over ids other than never
+	pick               int     // inverse-CDF draw over ids other than never
 	bad                bool    // NaN or +Inf seen
 }
 
@@ -121,12 +120,12 @@ func newAcc() acc {
 }
 
 // feed adds xs (ids base, base+1, ...) scaled by scale. never is an id that counts in the statistics but is
-// never proposed (-1: none). rng != nil draws the reservoir sample. Starting the max at -MaxFloat64 rather
-// than -Inf keeps -Inf logits harmless: exp(-Inf - m) is 0, never NaN. The loop works on locals so that the
-// compiler keeps them in registers.
-func (a *acc) feed(xs []float32, base int, scale float64, never int, rng *rand.PCG) {
+// never proposed (-1: none). Starting the max at -MaxFloat64 rather than -Inf keeps -Inf logits harmless:
+// exp(-Inf - m) is 0, never NaN, and a zero weight adds nothing to tx (0·(-Inf) would be NaN). The loop
+// works on locals so that the compiler keeps them in registers.
+func (a *acc) feed(xs []float32, base int, scale float64, never int) {
 	m, sum, tx, sec, arg := a.m, a.sum, a.tx, a.second, a.arg
-	best, parg, psum, pick := a.best, a.parg, a.psum, a.pick
+	best, parg, psum := a.best, a.parg, a.psum
 	bad := a.bad
 	for k, f := range xs {
 		x := float64(f)
@@ -148,8 +147,8 @@ func (a *acc) feed(xs []float32, base int, scale float64, never int, rng *rand.P
 			m, arg, w = x, i, 1
 		} else {
 			w = math.Exp(x - m)
-			sum += w
-			if w > 0 { // a -Inf logit adds nothing; 0·(x-m) would be 0·(-Inf) = NaN
+			if w > 0 {
+				sum += w
 				tx += w * (x - m)
 			}
 			if x > sec {
@@ -163,20 +162,63 @@ func (a *acc) feed(xs []float32, base int, scale float64, never int, rng *rand.P
 			best, parg = x, i
 		}
 		psum += w
-		if rng != nil && w > 0 && uniform53(rng)*psum < w {
-			pick = i
-		}
 	}
 	a.m, a.sum, a.tx, a.second, a.arg = m, sum, tx, sec, arg
-	a.best, a.parg, a.psum, a.pick = best, parg, psum, pick
+	a.best, a.parg, a.psum = best, parg, psum
 	a.bad = bad
 }
 
-// stream feeds logits over the ids not in skip.
+// stream computes the statistics over the logits not in skip and, when rng != nil, draws the proposal from
+// softmax(scale·logits) over the ids other than never. Wide rows go through the vector kernels when this
+// build has them (scan_fast.go); the scalar pass below is the reference they are tested against.
 func stream(logits []float32, scale float64, skip [3]int, never int, rng *rand.PCG) acc {
+	if k := useKernels(len(logits)); k != nil {
+		return streamKernels(k, logits, scale, skip, never, rng)
+	}
 	a := newAcc()
-	segments(len(logits), skip, func(lo, hi int) { a.feed(logits[lo:hi], lo, scale, never, rng) })
+	segments(len(logits), skip, func(lo, hi int) { a.feed(logits[lo:hi], lo, scale, never) })
+	if rng != nil && a.usable() {
+		a.pick = a.draw(logits, scale, skip, never, rng)
+	}
 	return a
+}
+
+// draw samples an id other than never with probability exp(x·scale-m)/psum: the first id where the running
+// mass exceeds u·psum. Should rounding leave the whole walk at or under the target, the last id with mass
+// is taken; should no proposable id have mass at all (the never id holds all of it at a low temperature),
+// the proposable argmax, which is where the renormalised distribution concentrates. The law is softmax's, as
+// for LLaDA's Gumbel-max; the random stream is one uniform per position.
+func (a *acc) draw(logits []float32, scale float64, skip [3]int, never int, rng *rand.PCG) int {
+	target := uniform53(rng) * a.psum
+	cum := 0.0
+	pick, last := -1, -1
+	segments(len(logits), skip, func(lo, hi int) {
+		if pick >= 0 {
+			return
+		}
+		for k, f := range logits[lo:hi] {
+			i := lo + k
+			if i == never {
+				continue
+			}
+			w := math.Exp(float64(f)*scale - a.m)
+			if w <= 0 {
+				continue
+			}
+			last = i
+			if cum += w; cum > target {
+				pick = i
+				return
+			}
+		}
+	})
+	switch {
+	case pick >= 0:
+		return pick
+	case last >= 0:
+		return last
+	}
+	return a.parg
 }
 
 // usable reports whether the pass saw no NaN/+Inf and some finite, proposable logit.

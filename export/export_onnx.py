@@ -140,6 +140,8 @@ def main():
     ap.add_argument("--bos-token-id", type=int)
     ap.add_argument("--max-seq-len", type=int, help="default: config max_sequence_length")
     ap.add_argument("--chat-template", help="file with a Jinja chat template to embed")
+    ap.add_argument("--logits-window", action="store_true",
+                    help="add the logits_window input (docs/contract.md, Logits window; export_window.py)")
     args = ap.parse_args()
 
     causal = args.causal or args.family == "autoregressive"
@@ -153,7 +155,12 @@ def main():
         overrides={"mask": args.mask_token_id, "eos": args.eos_token_id, "pad": args.pad_token_id,
                    "eot": args.eot_token_id, "bos": args.bos_token_id},
         max_seq_len=args.max_seq_len, chat_template=tmpl, role=args.role)
-    export(model, args.out, meta)
+    if args.logits_window:
+        import export_window
+        export_window.export(model, args.out, meta)
+        meta[export_window.WINDOW_KEY] = "1"
+    else:
+        export(model, args.out, meta)
     size = os.path.getsize(args.out)
     print(f"wrote {args.out} ({size / 1e6:.2f} MB), metadata {json.dumps(meta)}")
 

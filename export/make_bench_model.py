@@ -1,15 +1,29 @@
-"""Writes a random-weight LLaDA-8B-shaped model directory for speed measurements (scripts/gpu-bench.sh):
-model.onnx (opset 17, contract v1, LLaDA-8B-Base's special ids) with its float32 weights in external data
-(about 32 GB: LLaDA-8B is past protobuf's 2 GB limit), through the same exporter as the shipped models.
+"""Builds a RANDOM-weight LLaDA-architecture model at real width and exports it for the realistic-scale Go
+benchmark (BenchmarkRealisticScale in bench_scale_test.go). Nothing it writes is ever committed: the default
+output directory, export/bench-models/, is gitignored, and a d=2048 model is ~2.5 GB of float32.
 
-Weights keep PyTorch's default initialisation: the numbers are random, only the shapes matter. Smaller shapes
-for a dry run: --layers 2 --d-model 256 --heads 4 --mlp 768 --vocab 1024.
+Usage (repository root):
+    OMP_NUM_THREADS=2 /usr/bin/python3 export/make_bench_model.py --d-model 2048 --layers 2
+    LLADA_SCALE_MODEL=export/bench-models/d2048-l2 go test -run '^$' -bench BenchmarkRealisticScale -benchtime 3x .
 
-Needs about 2x the model's size in RAM (the model and the exporter's copy) and 1x on disk.
+The shape follows LLaDA-8B-Base's config.json (configuration_llada.py): vocabulary 126,464, SwiGLU MLP at 3x
+d_model (12,288 at d=4096), head dimension 128, rope_theta 500000, no biases, untied LM head. LLaDA-8B has
+n_kv_heads = n_heads (32); --kv-heads sets grouped-query attention (n_heads must be a multiple). Weights are
+N(0, 0.02) as in llada_model.init_weights, so the logits are near-uniform: scoring then costs what it costs on a
+real model's flat positions, which is the worst case for the sampler.
+
+--logits-window exports the logits-window extension (export_window.py) into d<D>-l<L>-window, for measuring
+the generator's window passes against the full ones on the same weights (same seed).
+
+The directory gets model.onnx (with its external data file when the model passes 2 GB), config.json and a
+tokenizer.json copied from models/brown (a smaller vocabulary, which the contract allows), so that
+`llada bench --model DIR` and llada.Open accept it.
 """
 
 import argparse
+import json
 import os
+import shutil
 import sys
 import time
 
@@ -17,38 +31,58 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from export_onnx import contract_metadata, export  # noqa: E402
+import export_onnx  # noqa: E402
+import export_window  # noqa: E402
 from llada_model import LLaDAConfig, LLaDAModelLM  # noqa: E402
+
+REPO = os.path.dirname(HERE)
+
+
+def bench_config(d_model, layers, kv_heads=None, vocab=126464, max_seq_len=4096):
+    heads = max(1, d_model // 128)
+    ids = {}
+    if vocab <= 126336:  # LLaDA's mask id (126336) would be outside a smaller vocabulary
+        ids = dict(mask_token_id=vocab - 1, eos_token_id=vocab - 2, pad_token_id=vocab - 2)
+    return LLaDAConfig(d_model=d_model, n_layers=layers, n_heads=heads, n_kv_heads=kv_heads or heads,
+                       mlp_hidden_size=3 * d_model, vocab_size=vocab, embedding_size=vocab,
+                       max_sequence_length=max_seq_len, **ids)
+
+
+def build(out_dir, d_model, layers, kv_heads=None, vocab=126464, seed=0, tokenizer=None, logits_window=False):
+    cfg = bench_config(d_model, layers, kv_heads, vocab)
+    model = LLaDAModelLM(cfg)
+    model.init_weights(torch.Generator().manual_seed(seed))
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "config.json"), "w") as f:
+        json.dump(cfg.to_dict(), f, indent=2, sort_keys=True)
+    meta = export_onnx.contract_metadata(cfg, "masked")
+    if logits_window:
+        export_window.export(model, os.path.join(out_dir, "model.onnx"), meta)
+    else:
+        export_onnx.export(model, os.path.join(out_dir, "model.onnx"), meta)
+    if tokenizer:
+        shutil.copyfile(tokenizer, os.path.join(out_dir, "tokenizer.json"))
+    return cfg, sum(p.numel() for p in model.parameters())
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", required=True, help="output directory (model.onnx and its external data)")
-    ap.add_argument("--layers", type=int, default=32)
-    ap.add_argument("--d-model", type=int, default=4096)
-    ap.add_argument("--heads", type=int, default=32)
-    ap.add_argument("--mlp", type=int, default=12288)
+    ap.add_argument("--d-model", type=int, default=2048, help="model width (LLaDA-8B: 4096)")
+    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--kv-heads", type=int, help="key/value heads (default: as many as query heads, like LLaDA-8B)")
     ap.add_argument("--vocab", type=int, default=126464)
-    ap.add_argument("--max-seq-len", type=int, default=4096)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--logits-window", action="store_true",
+                    help="export with the logits_window input (docs/contract.md); default directory gets a -window suffix")
+    ap.add_argument("--out", help="output directory (default: export/bench-models/d<D>-l<L>)")
     args = ap.parse_args()
-
-    kw = dict(n_layers=args.layers, d_model=args.d_model, n_heads=args.heads, n_kv_heads=args.heads,
-              mlp_hidden_size=args.mlp, vocab_size=args.vocab, embedding_size=args.vocab,
-              max_sequence_length=args.max_seq_len)
-    if args.vocab <= 126336:  # a dry-run vocabulary: special ids at its top, like LLaDA's
-        kw.update(mask_token_id=args.vocab - 1, eos_token_id=args.vocab - 2, pad_token_id=args.vocab - 2)
-    cfg = LLaDAConfig(**kw)
-    t0 = time.time()
-    torch.manual_seed(0)
-    model = LLaDAModelLM(cfg)
-    n = sum(p.numel() for p in model.parameters())
-    print(f"built {n / 1e9:.2f}B parameters in {time.time() - t0:.0f}s", flush=True)
-    meta = contract_metadata(cfg, "masked")
-    meta["llada.note"] = "random weights, for speed measurements only"
-    os.makedirs(args.out, exist_ok=True)
-    path = os.path.join(args.out, "model.onnx")
-    export(model, path, meta)
-    print(f"wrote {path} in {time.time() - t0:.0f}s", flush=True)
+    out = args.out or os.path.join(HERE, "bench-models", f"d{args.d_model}-l{args.layers}" +
+                                   ("-window" if args.logits_window else ""))
+    start = time.time()
+    cfg, n = build(out, args.d_model, args.layers, args.kv_heads, args.vocab, args.seed,
+                   tokenizer=os.path.join(REPO, "models", "brown", "tokenizer.json"), logits_window=args.logits_window)
+    print(f"wrote {out}: {n / 1e6:.0f}M parameters, d={cfg.d_model}, {cfg.n_layers} layers, "
+          f"{cfg.n_heads}/{cfg.n_kv_heads} heads, vocab {cfg.embedding_size}, in {time.time() - start:.0f} s")
 
 
 if __name__ == "__main__":

@@ -155,30 +155,13 @@ func (s *Session) putBinding(b *binding) {
 // A cancelled ctx stops the run: before it starts, or in flight through ONNX Runtime's terminate flag (checked
 // between graph nodes). The error then wraps ctx.Err().
 func (s *Session) Forward(ctx context.Context, ids, attention []int64, rows, seq int, logits []float32) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("onnx: forward not started: %w", err)
+	if err := s.checkFeed(ctx, ids, attention, rows, seq); err != nil {
+		return err
 	}
-	if rows <= 0 || seq <= 0 {
-		return fmt.Errorf("onnx: forward: rows=%d seq=%d, both must be positive", rows, seq)
+	if s.sig.hasWindow {
+		return s.forwardWindow(ctx, ids, attention, rows, seq, 0, seq, logits) // the window of every position
 	}
 	n := rows * seq
-	if len(ids) != n {
-		return fmt.Errorf("onnx: forward: len(ids)=%d, want rows*seq=%d*%d=%d", len(ids), rows, seq, n)
-	}
-	if attention != nil {
-		if len(attention) != n {
-			return fmt.Errorf("onnx: forward: len(attention)=%d, want rows*seq=%d", len(attention), n)
-		}
-		for i, a := range attention {
-			if a != 0 && a != 1 {
-				return fmt.Errorf("onnx: forward: attention[%d]=%d, want 0 or 1", i, a)
-			}
-			if a == 0 && !s.sig.hasMask {
-				return fmt.Errorf("onnx: forward: attention[%d]=0 (padding) but the model has no %q input, so it "+
-					"cannot ignore padded positions", i, AttentionMask)
-			}
-		}
-	}
 	vocab := s.sig.vocab
 	if vocab > 0 && len(logits) != n*vocab {
 		return fmt.Errorf("onnx: forward: len(logits)=%d, want rows*seq*vocab=%d*%d*%d=%d",
@@ -227,6 +210,35 @@ func (s *Session) Forward(ctx context.Context, ids, attention []int64, rows, seq
 	}
 	if vocab == 0 {
 		return copyDynamic(b.outputs[0], logits, rows, seq)
+	}
+	return nil
+}
+
+// checkFeed validates a forward pass's ids and attention (and that ctx is still live).
+func (s *Session) checkFeed(ctx context.Context, ids, attention []int64, rows, seq int) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("onnx: forward not started: %w", err)
+	}
+	if rows <= 0 || seq <= 0 {
+		return fmt.Errorf("onnx: forward: rows=%d seq=%d, both must be positive", rows, seq)
+	}
+	n := rows * seq
+	if len(ids) != n {
+		return fmt.Errorf("onnx: forward: len(ids)=%d, want rows*seq=%d*%d=%d", len(ids), rows, seq, n)
+	}
+	if attention != nil {
+		if len(attention) != n {
+			return fmt.Errorf("onnx: forward: len(attention)=%d, want rows*seq=%d", len(attention), n)
+		}
+		for i, a := range attention {
+			if a != 0 && a != 1 {
+				return fmt.Errorf("onnx: forward: attention[%d]=%d, want 0 or 1", i, a)
+			}
+			if a == 0 && !s.sig.hasMask {
+				return fmt.Errorf("onnx: forward: attention[%d]=0 (padding) but the model has no %q input, so it "+
+					"cannot ignore padded positions", i, AttentionMask)
+			}
+		}
 	}
 	return nil
 }

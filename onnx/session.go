@@ -101,6 +101,9 @@ func open(c config, path string, data []byte) (*Session, error) {
 	if s.sig.hasMask {
 		s.feedName = append(s.feedName, AttentionMask)
 	}
+	if s.sig.hasWindow {
+		s.feedName = append(s.feedName, LogitsWindow)
+	}
 	s.extra.reopen = newReopener(c, lib, path, data, s.feedName, s.outputs)
 
 	so, err := sessionOptions(c, lib)

@@ -11,6 +11,9 @@ const (
 	InputIDs      = "input_ids"
 	AttentionMask = "attention_mask"
 	Logits        = "logits"
+	// LogitsWindow is the optional int64 [2] (start, length) input of the logits-window extension
+	// (docs/contract.md): the graph computes logits only for those positions.
+	LogitsWindow = "logits_window"
 )
 
 // TensorInfo describes one model input or output as ONNX Runtime reports it.
@@ -37,8 +40,9 @@ func (t TensorInfo) String() string {
 
 // signature is what validation learned about a model.
 type signature struct {
-	hasMask bool
-	vocab   int // static last dimension of logits, 0 when dynamic
+	hasMask   bool
+	hasWindow bool // the logits_window input of the logits-window extension
+	vocab     int  // static last dimension of logits, 0 when dynamic
 }
 
 // validateSignature checks the model against contract v1 and names every mismatch at once, so that fixing an
@@ -65,6 +69,9 @@ func validateSignature(inputs, outputs []TensorInfo) (signature, error) {
 		case AttentionMask:
 			sig.hasMask = true
 			check("input", in, "int64", 2)
+		case LogitsWindow:
+			sig.hasWindow = true
+			check("input", in, "int64", 1)
 		default:
 			extra = append(extra, in.Name)
 		}

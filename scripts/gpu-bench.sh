@@ -34,7 +34,7 @@ fi
 
 if [ ! -f "$out/model/model.onnx" ]; then
   echo "== random-weight model -> $out/model"
-  "$py" export/make_bench_model.py --out "$out/model" "${shape[@]}"
+  "$py" export/make_gpu_bench_model.py --out "$out/model" "${shape[@]}"
 fi
 
 echo "== GoMLX ($device)"

@@ -76,19 +76,10 @@ func runGenerate(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	var cfg llada.GenerateConfig
 	prompt := fs.String("prompt", "", "prompt text (or read from stdin when neither --prompt nor --prompt-ids is set)")
 	promptIDs := fs.String("prompt-ids", "", "prompt as comma-separated token ids, e.g. 1,2,3")
-	fs.IntVar(&cfg.GenLength, "gen-length", 64, "tokens to generate")
-	fs.IntVar(&cfg.Steps, "steps", 0, "denoising steps over all blocks (0 = gen-length)")
-	fs.IntVar(&cfg.BlockLength, "block-length", 0, "semi-autoregressive block length (0 = gen-length, one block)")
-	fs.Float64Var(&cfg.Temperature, "temperature", 0, "sampling temperature (0 = greedy)")
-	fs.Float64Var(&cfg.CFGScale, "cfg-scale", 0, "classifier-free guidance scale (0 = off)")
-	remasking := fs.String("remasking", string(llada.RemaskLowConfidence), "LLaDA remasking: low_confidence or random")
-	fs.Uint64Var(&cfg.Seed, "seed", 0, "random seed")
-	fs.BoolVar(&cfg.SuppressEOS, "suppress-eos", false, "never generate EOS (LLaDA logits_eos_inf)")
-	fs.BoolVar(&cfg.DeferEOS, "defer-eos", false, "commit EOS/EOT proposals last (LLaDA confidence_eos_eot_inf)")
+	applySettings := addGenerateSettings(fs, &cfg)
 	format := fs.String("format", "text", "output format: text or json")
 	useChat := fs.Bool("chat", false, "wrap the prompt as a user turn with the model's chat template (llada.chat_template)")
 	live := fs.String("live", "auto", "show the canvas being denoised: auto (when stdout is a terminal), on, off")
-	applySampler := addSamplerFlags(fs)
 	applyConstraint := addConstraintFlags(fs)
 	applyGuidance := addGuidanceFlags(fs)
 	applyContinuous := addContinuousFlags(fs)
@@ -98,15 +89,11 @@ func runGenerate(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	cfg.Remasking = llada.Remasking(*remasking)
-	if err := applySampler(&cfg); err != nil {
+	if err := applySettings(); err != nil {
 		return err
 	}
 	if err := applyContinuous(&cfg); err != nil {
 		return err
-	}
-	if cfg.GenLength <= 0 {
-		return fmt.Errorf("--gen-length %d: must be positive", cfg.GenLength)
 	}
 	if *format != "text" && *format != "json" {
 		return fmt.Errorf("--format %q: want text or json", *format)
