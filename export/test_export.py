@@ -17,6 +17,7 @@ import math
 import os
 import struct
 import sys
+import shutil
 import tempfile
 import unittest
 
@@ -83,8 +84,14 @@ class ToyExportTest(unittest.TestCase):
             model = LLaDAModelLM.from_pretrained(d).eval()
             self.assertEqual(sorted(model.state_dict().keys()), expected_names(2))
             meta = export_onnx.contract_metadata(model.config, "masked", overrides={"eot": 61, "bos": 60})
-            os.makedirs(TOY_DIR, exist_ok=True)
-            out = os.path.join(TOY_DIR, "model.onnx")
+            # The committed toy files are rewritten only on request (LLADA_WRITE_TOY=1): a test run must not
+            # dirty the checkout. Otherwise the fresh export is compared with them below.
+            out_dir = TOY_DIR
+            if os.environ.get("LLADA_WRITE_TOY") != "1":
+                out_dir = tempfile.mkdtemp()
+                self.addCleanup(shutil.rmtree, out_dir)
+            os.makedirs(out_dir, exist_ok=True)
+            out = os.path.join(out_dir, "model.onnx")
             export_onnx.export(model, out, meta)
 
         size = os.path.getsize(out)
@@ -136,10 +143,23 @@ class ToyExportTest(unittest.TestCase):
             ],
             "metadata": props,
         }
-        with open(os.path.join(TOY_DIR, "expected.json"), "w") as f:
-            json.dump(expected, f, separators=(",", ":"))
-            f.write("\n")
-        self.assertLess(os.path.getsize(os.path.join(TOY_DIR, "expected.json")), 100_000)
+        if out_dir == TOY_DIR:
+            with open(os.path.join(TOY_DIR, "expected.json"), "w") as f:
+                json.dump(expected, f, separators=(",", ":"))
+                f.write("\n")
+            self.assertLess(os.path.getsize(os.path.join(TOY_DIR, "expected.json")), 100_000)
+            return
+        # The committed files must be what this code exports: the same graph bytes and the same torch logits.
+        with open(out, "rb") as a, open(os.path.join(TOY_DIR, "model.onnx"), "rb") as b:
+            self.assertEqual(a.read(), b.read(), "testdata/toy/model.onnx is stale: rerun with LLADA_WRITE_TOY=1")
+        with open(os.path.join(TOY_DIR, "expected.json")) as f:
+            committed = json.load(f)
+        self.assertEqual(committed["metadata"], props)
+        for got, want in zip(expected["cases"], committed["cases"]):
+            self.assertEqual(got["input_ids"], want["input_ids"])
+            self.assertEqual(got["shape"], want["shape"])
+            diff = max(abs(x - y) for x, y in zip(got["logits"], want["logits"]))
+            self.assertLess(diff, 1e-5, "testdata/toy/expected.json is stale: rerun with LLADA_WRITE_TOY=1")
 
 
 class CheckpointErrorsTest(unittest.TestCase):
