@@ -27,8 +27,6 @@ import sys
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-sys.path = [p for p in sys.path if os.path.abspath(p or os.getcwd()) != REPO]  # repo's Go onnx/ shadows onnx
 sys.path.insert(0, HERE)
 import onnx  # noqa: E402
 from onnx import numpy_helper  # noqa: E402
@@ -55,6 +53,10 @@ def onnx_weights(path):
     """HF parameter name -> float32 array in torch layout ([out, in] for projections), read from the graph."""
     m = onnx.load(path)
     inits = {t.name: t for t in m.graph.initializer}
+    # The exporter deduplicates equal initializers (the all-ones norms of a random model) behind Identity nodes.
+    for node in m.graph.node:
+        if node.op_type == "Identity" and node.input[0] in inits:
+            inits[node.output[0]] = inits[node.input[0]]
     out = {}
     for node in m.graph.node:
         if node.op_type == "MatMul" and node.input[1] in inits:

@@ -34,17 +34,11 @@ Usage (repository root; the output directory gets model.onnx plus every other fi
 import argparse
 import os
 import shutil
-import sys
 
 import numpy as np
 
-# The repository has a Go package directory named onnx/ at its root: drop the script's parent directory from
-# the import path so that `import onnx` finds the Python package when run from the repository root.
-_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path = [p for p in sys.path if os.path.abspath(p or os.getcwd()) != _REPO]
-
-import onnx  # noqa: E402
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+import onnx
+from onnx import TensorProto, helper, numpy_helper
 
 MS_DOMAIN = "com.microsoft"
 WEIGHTS_KEY = "llada.weights"

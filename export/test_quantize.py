@@ -22,8 +22,8 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import quantize  # noqa: E402  (also fixes the import path so that `onnx` is the Python package)
 import onnx  # noqa: E402
+import quantize  # noqa: E402
 from onnx import numpy_helper  # noqa: E402
 from llada_model import LLaDAModelLM  # noqa: E402
 from test_export import write_toy_checkpoint  # noqa: E402
