@@ -12,7 +12,8 @@
 #   - the llada CLI, and per model: GGUF f32/Q8_0/Q4_K_M (export/onnx_to_gguf.py + libllama) and the int8/int4
 #     ONNX variants (export/quantize.py).
 # Settings (environment): THREADS=2 PROMPT_LEN=96 GEN=32 STEPS=32 BLOCK=32 REPEAT=3 VARIANTS="fp32 int8 int4".
-# Prints a markdown table: ms per step (median), tokens/s, and whether each canvas equals llada fp32's.
+# Prints a markdown table: ms per step (median), tokens/s, peak resident memory of the process (warm-up and
+# timed runs; /usr/bin/time) and whether each canvas equals llada fp32's.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${LLAMACPP_WORK:-$ROOT/.llamacpp}
@@ -49,8 +50,8 @@ LLADA=$WORK/llada
 
 gguf_type() { case $1 in fp32) echo f32 ;; int8) echo q8_0 ;; int4) echo q4_k_m ;; esac; }
 
-echo "| model | weights | engine | ms/step (p50) | tokens/s | canvas = llada fp32 |"
-echo "|---|---|---|--:|--:|---|"
+echo "| model | weights | engine | ms/step (p50) | tokens/s | peak RSS MB | canvas = llada fp32 |"
+echo "|---|---|---|--:|--:|--:|---|"
 for MODEL in "${MODELS[@]}"; do
   NAME=$(basename "$MODEL")
   OUT=$WORK/models/$NAME
@@ -73,10 +74,11 @@ for MODEL in "${MODELS[@]}"; do
     fi
     GG=$OUT/$(gguf_type "$V").gguf
     [ -f "$GG" ] || "$BENCH" quantize "$OUT/f32.gguf" "$GG" "$(gguf_type "$V")" "$THREADS" 2>"$OUT/quantize-$V.log"
-    "$LLADA" bench --model "$DIR" --cases "$OUT/case.jsonl" --repeat "$REPEAT" --threads "$THREADS" --format json >"$OUT/llada-$V.json"
-    "$BENCH" gen "$GG" "$THREADS" "$IDS" "$GEN" "$STEPS" "$BLOCK" "$MASK" "$REPEAT" >"$OUT/llamacpp-$V.txt" 2>"$OUT/llamacpp-$V.log"
+    /usr/bin/time -f %M -o "$OUT/llada-$V.rss" "$LLADA" bench --model "$DIR" --cases "$OUT/case.jsonl" --repeat "$REPEAT" --threads "$THREADS" --format json >"$OUT/llada-$V.json"
+    /usr/bin/time -f %M -o "$OUT/llamacpp-$V.rss" "$BENCH" gen "$GG" "$THREADS" "$IDS" "$GEN" "$STEPS" "$BLOCK" "$MASK" "$REPEAT" >"$OUT/llamacpp-$V.txt" 2>"$OUT/llamacpp-$V.log"
     LINE=$("$PY" - "$OUT/llada-$V.json" "$OUT/llamacpp-$V.txt" "${REF:-}" <<'EOF'
 import json, sys
+rss = [int(open(p[:p.rindex(".")] + ".rss").read().split()[-1]) / 1024 for p in sys.argv[1:3]]
 bench = json.load(open(sys.argv[1]))
 ids = [",".join(map(str, c["ids"])) for c in bench["cases"]]
 lines = open(sys.argv[2]).read().split("\n")
@@ -85,13 +87,13 @@ summ = [l.split() for l in lines if l.startswith("summary ")][0]
 ref = sys.argv[3] or ids[0]
 same = lambda xs: "yes" if all(x == ref for x in xs) else "no"
 s = bench["summary"]
-print(f"llada|{s['step_p50_ms']:.1f}|{s['tokens_per_s']:.2f}|{same(ids)}|{ids[0]}")
-print(f"llama.cpp|{float(summ[4]):.1f}|{float(summ[2]):.2f}|{same(lc_ids)}|")
+print(f"llada|{s['step_p50_ms']:.1f}|{s['tokens_per_s']:.2f}|{rss[0]:.0f}|{same(ids)}|{ids[0]}")
+print(f"llama.cpp|{float(summ[4]):.1f}|{float(summ[2]):.2f}|{rss[1]:.0f}|{same(lc_ids)}|")
 EOF
 )
-    [ -n "$REF" ] || REF=$(echo "$LINE" | head -1 | cut -d'|' -f5)
-    echo "$LINE" | while IFS='|' read -r ENGINE MS TPS SAME _; do
-      echo "| $NAME | $V / $(gguf_type "$V") | $ENGINE | $MS | $TPS | $SAME |"
+    [ -n "$REF" ] || REF=$(echo "$LINE" | head -1 | cut -d'|' -f6)
+    echo "$LINE" | while IFS='|' read -r ENGINE MS TPS RSS SAME _; do
+      echo "| $NAME | $V / $(gguf_type "$V") | $ENGINE | $MS | $TPS | $RSS | $SAME |"
     done
   done
 done
