@@ -48,20 +48,33 @@ func parseQuantModels(s string) ([]quantVariant, error) {
 	return out, nil
 }
 
-// modelFileMB is the size of an .onnx file plus its external-data files (model.onnx.data and the like), which
-// is what a quantized copy shrinks.
+// modelFileMB is the size of an .onnx file plus the external-data files beside it, which is what a quantized
+// copy shrinks. Exporters name external data freely (torch.onnx writes one file per tensor, quantize.py one
+// model.onnx.data), so every file in the directory counts except other .onnx files and the tokenizer, config and
+// expected-output files (.json, .go, .md).
 func modelFileMB(path string) (float64, error) {
-	matches, err := filepath.Glob(path + "*")
+	st, err := os.Stat(path)
 	if err != nil {
 		return 0, err
 	}
-	var n int64
-	for _, p := range matches {
-		st, err := os.Stat(p)
+	n := st.Size()
+	entries, err := os.ReadDir(filepath.Dir(path))
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range entries {
+		switch filepath.Ext(e.Name()) {
+		case ".onnx", ".json", ".go", ".md":
+			continue
+		}
+		if !e.Type().IsRegular() {
+			continue
+		}
+		info, err := e.Info()
 		if err != nil {
 			return 0, err
 		}
-		n += st.Size()
+		n += info.Size()
 	}
 	return float64(n) / 1e6, nil
 }
@@ -83,9 +96,10 @@ func rssMB() float64 {
 	return 0
 }
 
-// quantPrompts are the benchmark's prompts: with a tokenizer.json beside the model (the shipped Brown model),
-// held-out Brown sentences, each repeated to n ids as scripts/llamacpp-compare.sh builds its prompt; otherwise
-// (the toy, the random-weight wide model) seeded random ids other than the mask.
+// quantPrompts are the benchmark's prompts: with a tokenizer.json beside the model (the shipped Brown model, and
+// the wide random-weight models of export/make_bench_model.py, which carry Brown's tokenizer), held-out Brown
+// sentences, each repeated to n ids as scripts/llamacpp-compare.sh builds its prompt; otherwise
+// (the toy) seeded random ids other than the mask.
 func quantPrompts(path string, c Contract, count, n int) ([][]int, error) {
 	prompts := make([][]int, count)
 	tokPath := filepath.Join(filepath.Dir(path), TokenizerFile)
@@ -141,7 +155,7 @@ func quantPrompts(path string, c Contract, count, n int) ([][]int, error) {
 //
 // Without LLADA_QUANT_MODELS it runs on the toy (testdata/toy, testdata/quant; 16 prompt ids, 16 generated),
 // which CI does at -benchtime 1x. With it, at full size (96 prompt ids, 32 generated in one block, 32 steps:
-// L=128 as BenchmarkRealisticScale), for example:
+// L=128 as BenchmarkRealisticScale; LLADA_QUANT_PROMPTS sets the number of prompts, default 4), for example:
 //
 //	/usr/bin/python3 export/quantize.py --bits 8 models/brown export/bench-models/brown-int8
 //	/usr/bin/python3 export/quantize.py --bits 4 models/brown export/bench-models/brown-int4
@@ -156,6 +170,11 @@ func BenchmarkQuantizedWeights(b *testing.B) {
 	variants, err := parseQuantModels(spec)
 	if err != nil {
 		b.Fatal(err)
+	}
+	if n := os.Getenv("LLADA_QUANT_PROMPTS"); n != "" {
+		if count, err = strconv.Atoi(n); err != nil || count < 1 {
+			b.Fatalf("LLADA_QUANT_PROMPTS=%q: want a positive count", n)
+		}
 	}
 	threads, _ := strconv.Atoi(os.Getenv("LLADA_BENCH_THREADS"))
 	cfg := GenerateConfig{GenLength: gen, Steps: gen, BlockLength: gen}
@@ -193,7 +212,7 @@ func BenchmarkQuantizedWeights(b *testing.B) {
 				b.Fatal(err)
 			}
 			den := newONNXDenoiser(sess, c.VocabSize)
-			generate := func() ([][]int, int) {
+			generate := func(prompts [][]int) ([][]int, int) {
 				out := make([][]int, len(prompts))
 				steps := 0
 				for pi, p := range prompts {
@@ -207,14 +226,14 @@ func BenchmarkQuantizedWeights(b *testing.B) {
 				}
 				return out, steps
 			}
-			generate() // warm-up: ONNX Runtime's first run allocates its arenas and plans
+			generate(prompts[:1]) // warm-up: ONNX Runtime's first run allocates its arenas and plans
 			b.ResetTimer()
 			start := time.Now()
 			var ids [][]int
 			steps := 0
 			for i := 0; i < b.N; i++ {
 				var n int
-				ids, n = generate()
+				ids, n = generate(prompts)
 				steps += n
 			}
 			total := time.Since(start)
