@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -79,23 +78,6 @@ func modelFileMB(path string) (float64, error) {
 	return float64(n) / 1e6, nil
 }
 
-// rssMB is the process's current resident set (VmRSS) in MB, 0 where /proc is unavailable. The difference
-// across opening and running a session is the memory its weights and arenas hold, which Go's heap statistics
-// do not see.
-func rssMB() float64 {
-	raw, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
-			return kb / 1024
-		}
-	}
-	return 0
-}
-
 // quantPrompts are the benchmark's prompts: with a tokenizer.json beside the model (the shipped Brown model, and
 // the wide random-weight models of export/make_bench_model.py, which carry Brown's tokenizer), held-out Brown
 // sentences, each repeated to n ids as scripts/llamacpp-compare.sh builds its prompt; otherwise
@@ -148,9 +130,9 @@ func quantPrompts(path string, c Contract, count, n int) ([][]int, error) {
 
 // BenchmarkQuantizedWeights times greedy generation (LLaDA's low-confidence remasking, temperature 0) with
 // float32 weights and their int8/int4 MatMulNBits copies (export/quantize.py) on the same prompts, one prompt
-// per generation: ms per step, tokens/s, the model file's size, the resident memory that opening and running
-// the session added (rss-MB; run one variant per process, -bench 'BenchmarkQuantizedWeights/int8$', for
-// figures unaffected by earlier variants' freed memory) and greedy parity: the share of generated ids equal to
+// per generation: ms per step, tokens/s, the model file's size, the process's peak resident memory so far
+// (peak-rss-MB: ONNX Runtime's weights and arenas included; it covers the variants run before, so run one
+// variant per process, -bench 'BenchmarkQuantizedWeights/int8$', for each one's own) and greedy parity: the share of generated ids equal to
 // the first variant's (same-ids-%, reported when the first variant ran in the same process).
 //
 // Without LLADA_QUANT_MODELS it runs on the toy (testdata/toy, testdata/quant; 16 prompt ids, 16 generated),
@@ -178,14 +160,6 @@ func BenchmarkQuantizedWeights(b *testing.B) {
 	}
 	threads, _ := strconv.Atoi(os.Getenv("LLADA_BENCH_THREADS"))
 	cfg := GenerateConfig{GenLength: gen, Steps: gen, BlockLength: gen}
-	// Load ONNX Runtime's library before measuring, or its pages would count as the first variant's memory.
-	warm, err := onnx.Open(variants[0].path, onnx.WithIntraOpThreads(threads))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := warm.Close(); err != nil {
-		b.Fatal(err)
-	}
 	var ref [][]int // the first variant's generated ids, per prompt
 	for vi, v := range variants {
 		b.Run(v.name, func(b *testing.B) {
@@ -193,8 +167,6 @@ func BenchmarkQuantizedWeights(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			runtime.GC()
-			before := rssMB()
 			sess, err := onnx.Open(v.path, onnx.WithIntraOpThreads(threads))
 			if err != nil {
 				b.Fatal(err)
@@ -241,7 +213,7 @@ func BenchmarkQuantizedWeights(b *testing.B) {
 			b.ReportMetric(total.Seconds()*1000/float64(steps), "ms/step")
 			b.ReportMetric(float64(gen*len(prompts)*b.N)/total.Seconds(), "tokens/s")
 			b.ReportMetric(fileMB, "file-MB")
-			b.ReportMetric(rssMB()-before, "rss-MB")
+			b.ReportMetric(peakRSSMB(), "peak-rss-MB")
 			if vi == 0 {
 				ref = ids
 			}
