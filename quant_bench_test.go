@@ -78,6 +78,24 @@ func modelFileMB(path string) (float64, error) {
 	return float64(n) / 1e6, nil
 }
 
+// rssMB is the process's resident set now (VmRSS) in MB, 0 where /proc is unavailable: with the earlier
+// variants' sessions closed, mostly the running session's weights and arenas, after the load-time peak that
+// peakRSSMB reports (ONNX Runtime holds a file's raw initializers and its prepacked copies at once while it
+// loads).
+func rssMB() float64 {
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
 // quantPrompts are the benchmark's prompts: with a tokenizer.json beside the model (the shipped Brown model, and
 // the wide random-weight models of export/make_bench_model.py, which carry Brown's tokenizer), held-out Brown
 // sentences, each repeated to n ids as scripts/llamacpp-compare.sh builds its prompt; otherwise
@@ -132,7 +150,8 @@ func quantPrompts(path string, c Contract, count, n int) ([][]int, error) {
 // float32 weights and their int8/int4 MatMulNBits copies (export/quantize.py) on the same prompts, one prompt
 // per generation: ms per step, tokens/s, the model file's size, the process's peak resident memory so far
 // (peak-rss-MB: ONNX Runtime's weights and arenas included; it covers the variants run before, so run one
-// variant per process, -bench 'BenchmarkQuantizedWeights/int8$', for each one's own) and greedy parity: the share of generated ids equal to
+// variant per process, -bench 'BenchmarkQuantizedWeights/int8$', for each one's own), the resident memory at
+// the end of the variant's run (rss-MB) and greedy parity: the share of generated ids equal to
 // the first variant's (same-ids-%, reported when the first variant ran in the same process).
 //
 // Without LLADA_QUANT_MODELS it runs on the toy (testdata/toy, testdata/quant; 16 prompt ids, 16 generated),
@@ -214,6 +233,7 @@ func BenchmarkQuantizedWeights(b *testing.B) {
 			b.ReportMetric(float64(gen*len(prompts)*b.N)/total.Seconds(), "tokens/s")
 			b.ReportMetric(fileMB, "file-MB")
 			b.ReportMetric(peakRSSMB(), "peak-rss-MB")
+			b.ReportMetric(rssMB(), "rss-MB")
 			if vi == 0 {
 				ref = ids
 			}
