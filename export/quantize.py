@@ -157,8 +157,13 @@ def quantize_dir(src, dst, bits, block_size=32, accuracy_level=4):
     the float32 external-data file of a large model is not copied. Returns the number of MatMuls replaced."""
     if os.path.abspath(src) == os.path.abspath(dst):
         raise ValueError("output directory must differ from the input directory")
-    model = onnx.load(os.path.join(src, "model.onnx"))  # loads external data too
-    external = {e.value for t in model.graph.initializer for e in t.external_data if e.key == "location"}
+    path = os.path.join(src, "model.onnx")
+    # The external-data file names must be read before the data is loaded: loading clears each tensor's
+    # external_data entries, and the float32 files (torch.onnx writes one per tensor) would then be copied.
+    header = onnx.load(path, load_external_data=False)
+    external = {e.value for t in header.graph.initializer for e in t.external_data if e.key == "location"}
+    del header
+    model = onnx.load(path)  # loads external data too
     n = quantize_model(model, bits, block_size, accuracy_level)
     os.makedirs(dst, exist_ok=True)
     out = os.path.join(dst, "model.onnx")

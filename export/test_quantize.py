@@ -198,6 +198,24 @@ class ToyQuantTest(unittest.TestCase):
             with self.assertRaisesRegex(ValueError, "differ"):
                 quantize.quantize_dir(src, src, 8)
 
+    def test_quantize_dir_leaves_float_external_data_behind(self):
+        with tempfile.TemporaryDirectory() as d:
+            src, dst = os.path.join(d, "src"), os.path.join(d, "dst")
+            os.makedirs(src)
+            model = onnx.load(os.path.join(TOY_DIR, "model.onnx"))
+            # one file per tensor, as torch.onnx writes a model past 2 GB
+            onnx.save_model(model, os.path.join(src, "model.onnx"), save_as_external_data=True,
+                            all_tensors_to_one_file=False, size_threshold=1024)
+            data = sorted(set(os.listdir(src)) - {"model.onnx"})
+            self.assertGreater(len(data), 1, "the toy's weights went to external files")
+            with open(os.path.join(src, "config.json"), "w") as f:
+                f.write("{}")
+            self.assertEqual(quantize.quantize_dir(src, dst, 8), 15)
+            self.assertEqual(sorted(os.listdir(dst)), ["config.json", "model.onnx"],
+                             "the float32 data files stay behind; the quantized model (small) is one file")
+            q = onnx.load(os.path.join(dst, "model.onnx"))
+            self.assertEqual(sum(n.op_type == "MatMulNBits" for n in q.graph.node), 15)
+
 
 if __name__ == "__main__":
     unittest.main()
