@@ -31,7 +31,7 @@ type Session struct {
 	poolMu sync.Mutex
 	pool   []*binding // idle per-shape buffers, most recently used last
 
-	extra extraOutputs // sessions for outputs other than logits (outputs_cgo.go)
+	extra extraOutputs   // sessions for outputs other than logits (outputs_cgo.go)
 	red   reductionState // ForwardReductions' cached tensors (reductions_cgo.go)
 }
 
