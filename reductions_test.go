@@ -112,7 +112,22 @@ func TestReductionsQualify(t *testing.T) {
 
 // reductionPresets are the samplers the parity tests run on both paths.
 var reductionPresets = []string{"llada-low-confidence", "fast-dllm-threshold", "fast-dllm-factor", "dream-topk-margin",
-	"dream-entropy", "eb", "llada-random"}
+	"dream-entropy", "eb", "llada-random", "dream-origin", "dream-maskgit-plus", "llada2", "llada2-edit"}
+
+// TestReductionsPresetList pins which presets run on the reductions at their defaults (docs/contract.md).
+func TestReductionsPresetList(t *testing.T) {
+	c := testContract(64)
+	red := &reducingDenoiser{Denoiser: &patternDenoiser{vocab: 64}, exclude: c.MaskID}
+	var got []string
+	for _, n := range SamplerNames() {
+		g, err := newGeneration(red, c, [][]int{{5, 6}}, GenerateConfig{GenLength: 8, BlockLength: 8, Steps: 8, Sampler: SamplerByName(n)})
+		require.NoError(t, err, n)
+		if g.red != nil {
+			got = append(got, n)
+		}
+	}
+	assert.ElementsMatch(t, reductionPresets, got)
+}
 
 // TestReductionsMatchLogitsPath: with the Go reference of the reductions (float32 like a graph), every
 // qualifying preset commits the same tokens at every step, with the same NFE, as the logits path, and the
