@@ -20,13 +20,15 @@ The graph edit touches no existing node, initializer, input or output (checked b
 logits are those of the file before the edit; the metadata key llada.reductions lists the outputs and
 llada.reductions.exclude_id names the id the argmax never proposes. Running it twice is a no-op.
 
-Why these ops (one [B, L, V] pass each, the rest on [B, L]):
+Why these ops (seven [B, L, V] passes: TopK, Sub, Exp, ReduceSum, Max, Mul, ReduceSum; the rest on [B, L]):
 - TopK(k=2) gives the largest logit m and the second largest (a tie gives the same value twice, so the margin
   is 0, as in the Go scorer), without a second ArgMax/mask/ReduceMax round.
 - w = exp(x - m), sum = Σw, entropy = log(sum) - Σ w(x-m) / sum: the one-pass identities of scan.go. (x-m) is
   clamped at -FLT_MAX so that a -Inf logit adds 0·(-FLT_MAX) = 0 rather than 0·(-Inf) = NaN.
-- The mask id is removed from the proposal by adding a constant [V] bias holding -Inf there, then ArgMax with
-  select_last_index=0 (the first maximum: ties to the lowest id, as everywhere in llada).
+- The proposal comes from the same TopK: its first index, or its second when the first is the excluded id.
+  ONNX TopK orders equal values by the lower index, so this is the first maximum other than the excluded id
+  (ties to the lowest id, as everywhere in llada) with no extra [B, L, V] pass; an earlier version used ArgMax
+  (select_last_index=0) over the logits with a -Inf bias at the excluded id, two more passes.
 - A NaN or +Inf logit makes sum NaN, hence argmax_prob and entropy NaN: the runtime reads a non-finite value as
   "bad logits". A row where only the excluded id is finite gets argmax_prob NaN too (prob + 0·best, and 0·(-Inf)
   is NaN), as the Go scorer reports "no finite proposable logit" there.
@@ -83,11 +85,9 @@ def add_reductions(model, exclude_id=None):
         raise ValueError(f"exclude_id {exclude_id} outside the vocabulary [0,{vocab})")
     batch, rows = (d.dim_param or d.dim_value for d in dims[:2])
 
-    bias = np.zeros(vocab, dtype=np.float32)
-    bias[exclude_id] = -np.inf
     p = PREFIX
     inits = [
-        numpy_helper.from_array(bias, p + "exclude_bias"),
+        numpy_helper.from_array(np.array(exclude_id, dtype=np.int64), p + "exclude"),
         numpy_helper.from_array(np.array([2], dtype=np.int64), p + "k2"),
         numpy_helper.from_array(np.array([-1], dtype=np.int64), p + "axes"),
         numpy_helper.from_array(np.array([0], dtype=np.int64), p + "zero"),
@@ -122,11 +122,14 @@ def add_reductions(model, exclude_id=None):
         n("Div", [p + "wsec", p + "sum"], ["p2"]),
         n("Sub", [p + "p1", p + "p2"], ["margin_k"]),
         n("Squeeze", [p + "margin_k", p + "axes"], ["top2_margin"]),
-        # the proposal: argmax with the excluded id at -Inf, first maximum on ties
-        n("Add", [x, p + "exclude_bias"], ["xp"]),
-        n("ArgMax", [p + "xp"], ["arg_k"], axis=-1, keepdims=1, select_last_index=0),
+        # the proposal: TopK's first index, or its second when the first is the excluded id (TopK orders equal
+        # values by lower index, so this is the first maximum other than the excluded id: ties to the lowest id)
+        n("Slice", [p + "top2_idx", p + "zero", p + "one", p + "axes"], ["idx0"]),
+        n("Slice", [p + "top2_idx", p + "one", p + "two", p + "axes"], ["idx1"]),
+        n("Equal", [p + "idx0", p + "exclude"], ["top_is_excluded"]),
+        n("Where", [p + "top_is_excluded", p + "idx1", p + "idx0"], ["arg_k"]),
         n("Squeeze", [p + "arg_k", p + "axes"], ["argmax_id"]),
-        n("GatherElements", [p + "xp", p + "arg_k"], ["best"], axis=-1),
+        n("Where", [p + "top_is_excluded", p + "second", p + "m"], ["best"]),
         n("Sub", [p + "best", p + "m"], ["dbest"]),
         n("Exp", [p + "dbest"], ["wbest"]),
         n("Div", [p + "wbest", p + "sum"], ["prob_raw"]),

@@ -139,8 +139,9 @@ func TestForwardReductionsNoWindowModel(t *testing.T) {
 }
 
 // TestReductionGraphHandCases runs the subgraph of export/add_reductions.py over hand-made logits (ties, the
-// excluded id on top, -Inf, NaN, +Inf) through ONNX Runtime: this is where ONNX ArgMax's select_last_index=0
-// (ties to the lowest id) is checked in the runtime, not just in the file.
+// excluded id on top, -Inf, NaN, +Inf) through ONNX Runtime: this is where the tie rule (ties to the lowest
+// id: TopK orders equal values by the lower index; the first version used ArgMax with select_last_index=0 and
+// passed the same cases) is checked in the runtime, not just in the file.
 func TestReductionGraphHandCases(t *testing.T) {
 	_, err := ensureEnvironment(requireLibrary(t))
 	require.NoError(t, err)
