@@ -148,6 +148,13 @@ def fast_dllm(model, prompts, sp, gen_length, block_length, steps, threshold=Non
         raise ValueError("exactly one of threshold and factor")
     if gen_length % block_length or steps % (gen_length // block_length):
         raise ValueError("bad block/steps combination")
+    return _until_complete(model, prompts, sp, gen_length, block_length, lambda tr, x, r, logits, hi, step: _fast_dllm_row(
+        tr, x, r, logits, hi, sp, step, threshold, factor, off_by_one))
+
+
+def _until_complete(model, prompts, sp, gen_length, block_length, row):
+    """LLaDA's blocks, each decoded until no row has a mask in it, one forward pass per step; row(tr, x, r,
+    logits, hi, step) takes row r's decisions (Fast-dLLM, EB)."""
     x, att, plen = _start(prompts, gen_length, sp)
     tr = Tracker(x.shape[0], plen, gen_length)
     nfe = step = 0
@@ -157,7 +164,7 @@ def fast_dllm(model, prompts, sp, gen_length, block_length, steps, threshold=Non
             out = _forward(model, x, att)
             nfe += 1
             for r in range(x.shape[0]):
-                _fast_dllm_row(tr, x, r, out[r], hi, sp, step, threshold, factor, off_by_one)
+                row(tr, x, r, out[r], hi, step)
             step += 1
     return dict(canvas=x, commit_step=tr.commit_step, nfe=nfe, margin=tr.margin)
 
@@ -383,18 +390,8 @@ def _masked_softmax(row, keep_idx):
 # probability of the argmax first). Proposals are LLaDA's (argmax at T=0).
 # ---------------------------------------------------------------------------------------------------------------
 def eb(model, prompts, sp, gen_length, block_length, steps, gamma=0.1, error_proxy="entropy"):
-    x, att, plen = _start(prompts, gen_length, sp)
-    tr = Tracker(x.shape[0], plen, gen_length)
-    nfe = step = 0
-    for b in range(gen_length // block_length):
-        lo, hi = plen + b * block_length, plen + (b + 1) * block_length
-        while (x[:, lo:hi] == sp.mask).any():
-            out = _forward(model, x, att)
-            nfe += 1
-            for r in range(x.shape[0]):
-                _eb_row(tr, x, r, out[r], hi, sp, step, gamma, error_proxy)
-            step += 1
-    return dict(canvas=x, commit_step=tr.commit_step, nfe=nfe, margin=tr.margin)
+    return _until_complete(model, prompts, sp, gen_length, block_length, lambda tr, x, r, logits, hi, step: _eb_row(
+        tr, x, r, logits, hi, sp, step, gamma, error_proxy))
 
 
 def _eb_row(tr, x, r, logits, hi, sp, step, gamma, error_proxy):
