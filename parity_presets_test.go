@@ -323,11 +323,7 @@ func TestFirstHittingIsUniform(t *testing.T) {
 		require.LessOrEqual(t, nfe, genLength)
 		counts[first]++
 	}
-	uniform := make([]float64, genLength)
-	for i := range uniform {
-		uniform[i] = 1 / float64(genLength)
-	}
-	p := chiSquareTest(counts, uniform)
+	p := chiSquareTest(counts, uniformProbs(genLength))
 	assert.Greater(t, p, statAlpha, "first-hit positions %v are not uniform", counts)
 }
 
