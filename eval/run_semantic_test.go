@@ -33,8 +33,14 @@ func TestRunSemantics(t *testing.T) {
 
 	require.NotNil(t, rep.Paraphrase)
 	assert.Equal(t, 10, rep.Paraphrase.Pairs)
-	require.Len(t, rep.MauveReferences, 2)
-	assert.Equal(t, refHeldOut, rep.MauveReferences[0].Name)
+	require.Len(t, rep.MauveReferences, 3)
+	for i, name := range []string{refSameDocs, refHeldOut, refUnigram} {
+		assert.Equal(t, name, rep.MauveReferences[i].Name)
+		assert.Greater(t, rep.MauveReferences[i].GenPPL, 1.0, name)
+	}
+	assert.Greater(t, rep.MauveHumanGenPPL, 1.0)
+	// The fake judge predicts x+1 after x: the unigram draws are far less likely than held-out text.
+	assert.Greater(t, rep.MauveReferences[2].GenPPL, 2*rep.MauveHumanGenPPL)
 	for _, row := range rep.Infill {
 		require.NotNil(t, row.Semantic, row.Decoding.Label())
 		if row.ExactMatch == 1 {
