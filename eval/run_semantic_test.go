@@ -3,6 +3,7 @@ package eval
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -86,4 +87,30 @@ func TestRunSemantics(t *testing.T) {
 	_, err = Run(context.Background(), cfg, semanticData(t), nil)
 	require.ErrorIs(t, err, ErrEmptyDataset)
 	require.ErrorContains(t, err, "MAUVE needs 80 held-out sentences")
+}
+
+// The notes read the reference rows and the rankings rather than assuming them.
+func TestReferenceAndRankingNotes(t *testing.T) {
+	ref := func(name string, m float64) MauveReference {
+		return MauveReference{Name: name, Mauve: MauveResult{Mauve: m}, GenPPL: 100}
+	}
+	r := &Report{Config: Config{MauvePrompts: 48}, MauveHumanGenPPL: 100,
+		MauveReferences: []MauveReference{ref(refSameDocs, 0.95), ref(refHeldOut, 0.8), ref(refUnigram, 0.01)}}
+	assert.Contains(t, r.referenceNote(), "the expected orderings hold")
+	r.MauveReferences[2].Mauve.Mauve = 0.3
+	assert.Contains(t, r.referenceNote(), "do NOT hold")
+	r.MauveReferences = r.MauveReferences[1:]
+	assert.Empty(t, r.referenceNote(), "a missing reference row gives no note")
+
+	// gen PPL 10, 100, 1000 against human 100: MAUVE 0.2, 0.9, 0.1 follows closeness to 100 exactly (ρ = 1) and
+	// not the one-sided order (ρ = 0.5).
+	var rows []SampleRow
+	for i, c := range []struct{ ppl, mauve float64 }{{10, 0.2}, {100, 0.9}, {1000, 0.1}} {
+		rows = append(rows, SampleRow{Decoding: Decoding{Sampler: fmt.Sprintf("s%d", i)}, SampleScore: SampleScore{GenPPL: c.ppl},
+			Semantic: &SampleSemantics{Mauve: MauveResult{Mauve: c.mauve}}})
+	}
+	note := rankingNote(rows, 100)
+	assert.Contains(t, note, "by MAUVE (higher first) is 0.50")
+	assert.Contains(t, note, "(|ln gen PPL − ln 100.0|, smaller first), 1.00")
+	assert.NotContains(t, rankingNote(rows, 0), "closeness")
 }
