@@ -74,9 +74,9 @@ type onnxWindowDenoiser struct {
 func newONNXDenoiser(sess *onnx.Session, vocab int) Denoiser {
 	d := onnxDenoiser{s: sess, vocab: vocab}
 	if sess.HasLogitsWindow() {
-		return &onnxWindowDenoiser{onnxDenoiser: d}
+		return withReductions(sess, &onnxWindowDenoiser{onnxDenoiser: d})
 	}
-	return &d
+	return withReductions(sess, &d)
 }
 
 func (d *onnxWindowDenoiser) ForwardWindow(ctx context.Context, in Batch, start, n int, logits []float32) error {
