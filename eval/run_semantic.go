@@ -99,8 +99,9 @@ func newSemantics(ctx context.Context, cfg Config, data Data, rep *Report) (*sem
 	if err != nil {
 		return nil, err
 	}
-	// The same-documents row compares two halves of the prompts' and the other continuations, both against the
-	// other half rather than against the prompts' continuations: the prompts' documents have no sentences left.
+	// The same-documents row deals all the held-out continuations here (the prompts' and the others) into two
+	// halves by alternate blocks and measures one half against the other: the prompts' own documents have no
+	// sentences left to compare their continuations with.
 	half, rest := alternateBlocks(conts, sameDocsBlock)
 	refs := []struct {
 		name  string
