@@ -254,6 +254,9 @@ func rankingNote(rows []SampleRow, humanPPL float64) string {
 		fmt.Fprintf(&b, " Between MAUVE and closeness of gen PPL to the human continuations' %.1f (|ln gen PPL − ln %.1f|, "+
 			"smaller first), %.2f.", humanPPL, humanPPL, Spearman(near, mv))
 	}
+	if moved := largestMoves(rows, ppl, mv, 6); len(moved) > 0 {
+		fmt.Fprintf(&b, " Settings whose place (of %d, 1 = best) moves most between the two orders: %s.", len(rows), strings.Join(moved, "; "))
+	}
 	top := mostCareful(rows)
 	if len(top) < 2 {
 		return b.String()
@@ -276,6 +279,27 @@ func rankingNote(rows []SampleRow, humanPPL float64) string {
 		fmt.Fprintf(&b, " At each sampler's most careful setting (%d samplers, place 1 = best), MAUVE moves: %s.", len(top), strings.Join(moved, "; "))
 	}
 	return b.String()
+}
+
+// largestMoves lists up to n settings whose places by gen PPL and by MAUVE differ by a quarter of the list or
+// more, largest difference first (ties: row order).
+func largestMoves(rows []SampleRow, ppl, mv []float64, n int) []string {
+	rp, rm := placeOf(ppl), placeOf(mv)
+	idx := make([]int, len(rows))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return math.Abs(rp[idx[a]]-rm[idx[a]]) > math.Abs(rp[idx[b]]-rm[idx[b]]) })
+	var out []string
+	for _, i := range idx {
+		if len(out) == n || math.Abs(rp[i]-rm[i]) < float64(len(rows))/4 {
+			break
+		}
+		row := rows[i]
+		out = append(out, fmt.Sprintf("%s %s (gen PPL %.1f, place %g; MAUVE %.3f, place %g)", row.Decoding.Sampler, row.Decoding.Setting(),
+			row.GenPPL, rp[i], row.Semantic.Mauve.Mauve, rm[i]))
+	}
+	return out
 }
 
 // placeOf gives 1-based places, best (largest) first; ties share the mean place.
