@@ -281,8 +281,9 @@ func rankingNote(rows []SampleRow, humanPPL float64) string {
 	return b.String()
 }
 
-// largestMoves lists up to n settings whose places by gen PPL and by MAUVE differ by a quarter of the list or
-// more, largest difference first (ties: row order).
+// largestMoves lists the n settings whose places by gen PPL and by MAUVE differ most (and at all), largest
+// difference first (ties: row order). No threshold: a fixed cut hid a setting that moved from place 19.5 to
+// 1.5 of 73 because a quarter of the list is 18.25.
 func largestMoves(rows []SampleRow, ppl, mv []float64, n int) []string {
 	rp, rm := placeOf(ppl), placeOf(mv)
 	idx := make([]int, len(rows))
@@ -292,7 +293,7 @@ func largestMoves(rows []SampleRow, ppl, mv []float64, n int) []string {
 	sort.SliceStable(idx, func(a, b int) bool { return math.Abs(rp[idx[a]]-rm[idx[a]]) > math.Abs(rp[idx[b]]-rm[idx[b]]) })
 	var out []string
 	for _, i := range idx {
-		if len(out) == n || math.Abs(rp[i]-rm[i]) < float64(len(rows))/4 {
+		if len(out) == n || rp[i] == rm[i] {
 			break
 		}
 		row := rows[i]

@@ -113,7 +113,7 @@ func TestReferenceAndRankingNotes(t *testing.T) {
 	assert.Contains(t, note, "by MAUVE (higher first) is 0.50")
 	assert.Contains(t, note, "(|ln gen PPL − ln 100.0|, smaller first), 1.00")
 	assert.NotContains(t, rankingNote(rows, 0), "closeness")
-	// Places by gen PPL 1, 2, 3 and by MAUVE 2, 1, 3: the first two move by one place, a quarter of three or more.
+	// Places by gen PPL 1, 2, 3 and by MAUVE 2, 1, 3: the first two move by one place, the third not at all.
 	assert.Contains(t, note, "moves most between the two orders: s0 ")
 	assert.Contains(t, note, "(gen PPL 10.0, place 1; MAUVE 0.200, place 2); s1 ")
 	assert.Contains(t, note, "(gen PPL 100.0, place 2; MAUVE 0.900, place 1).")
