@@ -17,9 +17,11 @@
 // When the judge carries hidden-state features (docs/contract.md, "Hidden-state features"), infill and genppl
 // also get semantic measures: BERTScore-style greedy matching and pooled cosine of each infill against its
 // reference, and MAUVE (with its precision/recall reading) of the samples against the human continuations of
-// the same prompts; genppl also reports distinct-n and self-BLEU over words. The report checks the features
-// first (paraphrase-like pairs against unrelated sentences) and gives MAUVE's reference rows (human text of
-// other documents, unigram samples) at the same sample size.
+// the same prompts; genppl also reports distinct-n and self-BLEU over words. MAUVE's features join the pooled
+// hidden states with the judge's mean log-probability of the continuation (MauveVectors: the small judge's
+// hidden states alone do not tell unigram word salad from text). The report checks the features first
+// (paraphrase-like pairs against unrelated sentences) and gives MAUVE's reference rows (held-out text of the
+// same and of other documents, unigram samples) at the same sample size.
 //
 // Every task decodes through llada.Stream, so every sampler the engine knows is evaluated the same way, and
 // batches many items per forward pass. Fill is the infill entry point: it decodes arbitrary masked positions of

@@ -164,7 +164,9 @@ type Report struct {
 	// features, the MAUVE reference rows, and the calibration task.
 	Paraphrase      *SeparationScore
 	MauveReferences []MauveReference
-	Calibration     *CalibrationScore
+	// MauveHumanGenPPL is the judge's generative perplexity of the human continuations MAUVE compares with.
+	MauveHumanGenPPL float64
+	Calibration      *CalibrationScore
 }
 
 // InfillRow is one sampler setting on the infill task.
