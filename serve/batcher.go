@@ -49,8 +49,8 @@ type batcher struct {
 // batchStats describes one batched forward pass.
 type batchStats struct {
 	Rows, Passes, Seq int
-	Elapsed          time.Duration
-	Err              error
+	Elapsed           time.Duration
+	Err               error
 }
 
 // pass is one generation's forward pass waiting for its batch.

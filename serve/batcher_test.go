@@ -39,7 +39,7 @@ func (d *echoDenoiser) Forward(_ context.Context, in llada.Batch, logits []float
 		for p := range in.Seq {
 			k := r*in.Seq + p
 			for v := range d.vocab {
-				logits[k*d.vocab+v] = float32(in.IDs[k]*1000 + in.Attention[k]*100 + int64(in.Seq-p))*10 + float32(v)
+				logits[k*d.vocab+v] = float32(in.IDs[k]*1000+in.Attention[k]*100+int64(in.Seq-p))*10 + float32(v)
 			}
 		}
 	}

@@ -558,7 +558,7 @@ func (e *sse) write(event string, v any) {
 	}
 }
 
-func (e *sse) data(v any)                { e.write("", v) }
+func (e *sse) data(v any)               { e.write("", v) }
 func (e *sse) event(name string, v any) { e.write(name, v) }
 
 func (e *sse) done() {
