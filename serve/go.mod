@@ -8,6 +8,7 @@ replace github.com/llada-go/llada => ../
 require (
 	github.com/llada-go/llada v0.0.0-00010101000000-000000000000
 	github.com/prometheus/client_golang v1.23.2
+	github.com/stretchr/testify v1.12.1
 )
 
 require (
@@ -29,6 +30,7 @@ require (
 	github.com/sirupsen/logrus v1.9.3 // indirect
 	github.com/yalue/onnxruntime_go v1.35.0 // indirect
 	go.yaml.in/yaml/v2 v2.4.2 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/exp v0.0.0-20240719175910-8a7402abbf56 // indirect
 	golang.org/x/sys v0.35.0 // indirect
 	golang.org/x/text v0.28.0 // indirect
