@@ -23,25 +23,33 @@ var errBatcherClosed = errors.New("serve: server closed")
 // networks use RoPE, so left padding under attention 0 changes only the absolute offsets, not the attention
 // scores (up to float rounding).
 //
-// The dispatcher fires a batch as soon as every joined generation is waiting (nobody else can join this
-// step), when the oldest waiting bucket holds maxRows rows, or when the oldest pass has waited maxWait.
+// The dispatcher fires a batch as soon as every joined generation that is not in a running batch is waiting
+// (nobody else can join this step), when the oldest waiting bucket holds maxRows rows, or when the oldest pass
+// has waited maxWait. Up to maxInFlight batches run at once, so that while one group of generations scores its
+// logits on the CPU another group's forward pass runs, instead of the backend idling during every scoring.
 type batcher struct {
-	den     llada.Denoiser
-	vocab   int
-	padID   int64
-	quantum int
-	maxRows int
-	maxWait time.Duration
-	stats   func(batchStats) // called by the dispatcher after each batch; may be nil
+	den         llada.Denoiser
+	vocab       int
+	padID       int64
+	quantum     int
+	maxRows     int
+	maxWait     time.Duration
+	maxInFlight int
+	stats       func(batchStats) // called after each batch; may be nil
 
-	mu      sync.Mutex
-	members int     // generations joined
-	pending []*pass // waiting passes, oldest first
-	closed  bool
-	wake    chan struct{} // capacity 1: a pass arrived, a member left, or close
-	done    chan struct{} // closed when the dispatcher returns
+	mu             sync.Mutex
+	members        int     // generations joined
+	pending        []*pass // waiting passes, oldest first
+	inFlight       int     // batches running
+	inFlightPasses int     // passes in those batches
+	free           []*batchBuffers
+	closed         bool
+	wake           chan struct{} // capacity 1: a pass arrived, a member left, a batch ended, or close
+	done           chan struct{} // closed when the dispatcher returns
+}
 
-	// dispatcher-owned buffers, grown as needed and reused
+// batchBuffers are one running batch's inputs and logits, reused by later batches.
+type batchBuffers struct {
 	ids, att []int64
 	logits   []float32
 }
@@ -64,9 +72,9 @@ type pass struct {
 	done   chan error // capacity 1
 }
 
-func newBatcher(den llada.Denoiser, padID, quantum, maxRows int, maxWait time.Duration, stats func(batchStats)) *batcher {
+func newBatcher(den llada.Denoiser, padID, quantum, maxRows int, maxWait time.Duration, maxInFlight int, stats func(batchStats)) *batcher {
 	b := &batcher{den: den, vocab: den.VocabSize(), padID: int64(padID), quantum: quantum, maxRows: maxRows,
-		maxWait: maxWait, stats: stats, wake: make(chan struct{}, 1), done: make(chan struct{})}
+		maxWait: maxWait, maxInFlight: max(maxInFlight, 1), stats: stats, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go b.loop()
 	return b
 }
@@ -104,10 +112,12 @@ func (b *batcher) close() {
 	b.mu.Unlock()
 	b.signal()
 	<-b.done
-	if b.logits != nil {
-		releaseBuffer(b.den, b.logits)
-		b.logits = nil
+	for _, buf := range b.free {
+		if buf.logits != nil {
+			releaseBuffer(b.den, buf.logits)
+		}
 	}
+	b.free = nil
 }
 
 func releaseBuffer(den llada.Denoiser, logits []float32) {
@@ -203,11 +213,33 @@ func (b *batcher) loop() {
 	timer.Stop()
 	for {
 		b.mu.Lock()
-		batch, wait := b.takeLocked(time.Now())
-		stop := b.closed && len(b.pending) == 0
+		var batch []*pass
+		var wait time.Duration
+		var buf *batchBuffers
+		if b.inFlight < b.maxInFlight {
+			batch, wait = b.takeLocked(time.Now())
+		}
+		if batch != nil {
+			b.inFlight++
+			b.inFlightPasses += len(batch)
+			if n := len(b.free); n > 0 {
+				buf, b.free = b.free[n-1], b.free[:n-1]
+			} else {
+				buf = &batchBuffers{}
+			}
+		}
+		stop := b.closed && len(b.pending) == 0 && b.inFlight == 0
 		b.mu.Unlock()
 		if batch != nil {
-			b.run(batch)
+			go func() {
+				b.run(batch, buf)
+				b.mu.Lock()
+				b.inFlight--
+				b.inFlightPasses -= len(batch)
+				b.free = append(b.free, buf)
+				b.mu.Unlock()
+				b.signal()
+			}()
 			continue
 		}
 		if stop {
@@ -239,7 +271,7 @@ func (b *batcher) takeLocked(now time.Time) ([]*pass, time.Duration) {
 		}
 	}
 	waited := now.Sub(first.since)
-	everyoneWaiting := len(b.pending) >= b.members
+	everyoneWaiting := len(b.pending)+b.inFlightPasses >= b.members
 	if !everyoneWaiting && rows < b.maxRows && waited < b.maxWait && !b.closed {
 		return nil, b.maxWait - waited
 	}
@@ -262,22 +294,22 @@ func (b *batcher) takeLocked(now time.Time) ([]*pass, time.Duration) {
 
 // run executes one batch: left-pads every row to the bucket length, runs the backend once and copies each
 // pass's logits back.
-func (b *batcher) run(batch []*pass) {
+func (b *batcher) run(batch []*pass, buf *batchBuffers) {
 	seq := batch[0].bucket
 	rows := 0
 	for _, p := range batch {
 		rows += p.in.Rows
 	}
 	n := rows * seq
-	b.ids = grow(b.ids, n)
-	b.att = grow(b.att, n)
-	if cap(b.logits) < n*b.vocab {
-		if b.logits != nil {
-			releaseBuffer(b.den, b.logits)
+	buf.ids = grow(buf.ids, n)
+	buf.att = grow(buf.att, n)
+	if cap(buf.logits) < n*b.vocab {
+		if buf.logits != nil {
+			releaseBuffer(b.den, buf.logits)
 		}
-		b.logits = make([]float32, n*b.vocab)
+		buf.logits = make([]float32, n*b.vocab)
 	}
-	ids, att, logits := b.ids[:n], b.att[:n], b.logits[:n*b.vocab]
+	ids, att, logits := buf.ids[:n], buf.att[:n], buf.logits[:n*b.vocab]
 	r := 0
 	for _, p := range batch {
 		off := seq - p.in.Seq

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,8 +17,9 @@ import (
 // echoDenoiser writes logits that encode each position's id, attention and distance from the row's end, so a
 // test can check that every pass got back exactly its own rows, unshifted. It records each batch's shape.
 type echoDenoiser struct {
-	vocab int
-	mu    sync.Mutex
+	vocab   int
+	entered atomic.Int32 // passes that reached Forward
+	mu      sync.Mutex
 	calls []llada.Batch
 	gate  chan struct{} // when non-nil, Forward waits for a value
 	fail  error
@@ -26,6 +28,7 @@ type echoDenoiser struct {
 func (d *echoDenoiser) VocabSize() int { return d.vocab }
 
 func (d *echoDenoiser) Forward(_ context.Context, in llada.Batch, logits []float32) error {
+	d.entered.Add(1)
 	if d.gate != nil {
 		<-d.gate
 	}
@@ -68,7 +71,7 @@ func wantEcho(in llada.Batch, vocab int) []float32 {
 
 func TestBatcherJoinsConcurrentPassesIntoOneBatch(t *testing.T) {
 	den := &echoDenoiser{vocab: 3}
-	b := newBatcher(den, 7, 8, 64, time.Hour, nil) // never fires on time: only when everyone waits
+	b := newBatcher(den, 7, 8, 64, time.Hour, 1, nil) // never fires on time: only when everyone waits
 	defer b.close()
 	inputs := []llada.Batch{
 		{IDs: []int64{1, 2, 3}, Rows: 1, Seq: 3},
@@ -112,7 +115,7 @@ func TestBatcherJoinsConcurrentPassesIntoOneBatch(t *testing.T) {
 
 func TestBatcherAlonePaddedLikeBatched(t *testing.T) {
 	den := &echoDenoiser{vocab: 2}
-	b := newBatcher(den, 0, 16, 64, time.Millisecond, nil)
+	b := newBatcher(den, 0, 16, 64, time.Millisecond, 1, nil)
 	defer b.close()
 	m := b.join()
 	defer m.leave()
@@ -126,7 +129,7 @@ func TestBatcherAlonePaddedLikeBatched(t *testing.T) {
 
 func TestBatcherSplitsBucketsAndRowLimit(t *testing.T) {
 	den := &echoDenoiser{vocab: 1}
-	b := newBatcher(den, 0, 4, 2, time.Hour, nil)
+	b := newBatcher(den, 0, 4, 2, time.Hour, 1, nil)
 	defer b.close()
 	ins := []llada.Batch{
 		{IDs: []int64{1, 1}, Rows: 1, Seq: 2},          // bucket 4
@@ -160,7 +163,7 @@ func TestBatcherSplitsBucketsAndRowLimit(t *testing.T) {
 
 func TestBatcherWaitsForMembersThenFiresOnTimeout(t *testing.T) {
 	den := &echoDenoiser{vocab: 1}
-	b := newBatcher(den, 0, 1, 64, 20*time.Millisecond, nil)
+	b := newBatcher(den, 0, 1, 64, 20*time.Millisecond, 1, nil)
 	defer b.close()
 	busy := b.join() // joined but never forwards: the batch must still fire after the wait
 	defer busy.leave()
@@ -173,7 +176,7 @@ func TestBatcherWaitsForMembersThenFiresOnTimeout(t *testing.T) {
 
 func TestBatcherCancelWhileWaiting(t *testing.T) {
 	den := &echoDenoiser{vocab: 1}
-	b := newBatcher(den, 0, 1, 64, time.Hour, nil)
+	b := newBatcher(den, 0, 1, 64, time.Hour, 1, nil)
 	defer b.close()
 	other := b.join() // keeps the batch from firing
 	m := b.join()
@@ -195,7 +198,7 @@ func TestBatcherCancelWhileWaiting(t *testing.T) {
 func TestBatcherErrorsReachEveryPass(t *testing.T) {
 	boom := errors.New("boom")
 	den := &echoDenoiser{vocab: 1, fail: boom}
-	b := newBatcher(den, 0, 1, 64, time.Millisecond, nil)
+	b := newBatcher(den, 0, 1, 64, time.Millisecond, 1, nil)
 	defer b.close()
 	m := b.join()
 	defer m.leave()
@@ -205,11 +208,37 @@ func TestBatcherErrorsReachEveryPass(t *testing.T) {
 
 func TestBatcherRejectsBadShapesAndClosed(t *testing.T) {
 	den := &echoDenoiser{vocab: 2}
-	b := newBatcher(den, 0, 1, 64, time.Millisecond, nil)
+	b := newBatcher(den, 0, 1, 64, time.Millisecond, 1, nil)
 	m := b.join()
 	require.ErrorContains(t, m.Forward(context.Background(), llada.Batch{IDs: []int64{1, 2}, Rows: 1, Seq: 1}, make([]float32, 4)), "2 ids for 1 rows")
 	require.ErrorContains(t, m.Forward(context.Background(), llada.Batch{IDs: []int64{1}, Rows: 1, Seq: 1}, make([]float32, 1)), "logits buffer of 1 values")
 	require.ErrorContains(t, m.Forward(context.Background(), llada.Batch{IDs: []int64{1}, Attention: []int64{1, 1}, Rows: 1, Seq: 1}, make([]float32, 2)), "attention of 2 values")
 	b.close()
 	require.ErrorIs(t, m.Forward(context.Background(), llada.Batch{IDs: []int64{1}, Rows: 1, Seq: 1}, make([]float32, 2)), errBatcherClosed)
+}
+
+func TestBatcherRunsBatchesInFlightConcurrently(t *testing.T) {
+	for _, inFlight := range []int{1, 2} {
+		den := &echoDenoiser{vocab: 1, gate: make(chan struct{})}
+		b := newBatcher(den, 0, 4, 64, time.Millisecond, inFlight, nil)
+		ins := []llada.Batch{{IDs: []int64{1, 1}, Rows: 1, Seq: 2}, {IDs: []int64{2, 2, 2, 2, 2}, Rows: 1, Seq: 5}} // two buckets
+		var wg sync.WaitGroup
+		for _, in := range ins {
+			m := b.join()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer m.leave()
+				out := make([]float32, in.Seq)
+				assert.NoError(t, m.Forward(context.Background(), in, out))
+				assert.Equal(t, wantEcho(in, 1), out)
+			}()
+		}
+		require.Eventually(t, func() bool { return den.entered.Load() == 1 }, time.Second, time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // room for a second batch to start, if allowed
+		assert.Equal(t, int32(inFlight), den.entered.Load(), "batches running at once with %d in flight", inFlight)
+		close(den.gate)
+		wg.Wait()
+		b.close()
+	}
 }

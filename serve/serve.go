@@ -47,6 +47,7 @@ type options struct {
 	batchRows       int
 	batchWait       time.Duration
 	batchQuantum    int
+	batchInFlight   int
 	noBatching      bool
 	modelName       string
 	chatTemplate    *string
@@ -83,10 +84,14 @@ func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout =
 
 // WithBatching sets cross-request batching: at most rows rows per forward pass, a pass waits at most wait for
 // others to join, and canvases are padded to a multiple of quantum positions so that requests of nearby
-// lengths share a bucket (defaults 64 rows, 5 ms, 32 positions).
+// lengths share a bucket (defaults 64 rows, 5 ms, 16 positions).
 func WithBatching(rows int, wait time.Duration, quantum int) Option {
 	return func(o *options) { o.batchRows, o.batchWait, o.batchQuantum = rows, wait, quantum }
 }
+
+// WithBatchesInFlight lets up to n batched forward passes run at once (default 2): on a CPU backend one group
+// of generations scores its logits while another group's pass runs; 1 serialises them.
+func WithBatchesInFlight(n int) Option { return func(o *options) { o.batchInFlight = n } }
 
 // WithoutBatching gives every request its own forward passes (the model's own Stream).
 func WithoutBatching() Option { return func(o *options) { o.noBatching = true } }
@@ -130,7 +135,7 @@ func New(model *llada.Model, opts ...Option) (*Server, error) {
 	}
 	c := model.Contract()
 	o := options{maxConcurrent: 64, maxQueue: 256, maxTokens: 256, defaultTokens: llada.DefaultGenLength, maxN: 8,
-		timeout: 5 * time.Minute, batchRows: 64, batchWait: 5 * time.Millisecond, batchQuantum: 32,
+		timeout: 5 * time.Minute, batchRows: 64, batchWait: 5 * time.Millisecond, batchQuantum: 16, batchInFlight: 2,
 		modelName: "llada", maxBodyBytes: 1 << 20, maxPromptTokens: c.MaxSeqLen}
 	for _, opt := range opts {
 		opt(&o)
@@ -142,8 +147,9 @@ func New(model *llada.Model, opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("serve: queue %d must be >= 0", o.maxQueue)
 	case o.maxTokens < 1 || o.defaultTokens < 1 || o.maxN < 1:
 		return nil, fmt.Errorf("serve: max tokens %d, default tokens %d and max n %d must be at least 1", o.maxTokens, o.defaultTokens, o.maxN)
-	case !o.noBatching && (o.batchRows < 1 || o.batchWait < 0 || o.batchQuantum < 1):
-		return nil, fmt.Errorf("serve: batching needs rows >= 1 (%d), wait >= 0 (%v) and quantum >= 1 (%d)", o.batchRows, o.batchWait, o.batchQuantum)
+	case !o.noBatching && (o.batchRows < 1 || o.batchWait < 0 || o.batchQuantum < 1 || o.batchInFlight < 1):
+		return nil, fmt.Errorf("serve: batching needs rows >= 1 (%d), wait >= 0 (%v), quantum >= 1 (%d) and batches in flight >= 1 (%d)",
+			o.batchRows, o.batchWait, o.batchQuantum, o.batchInFlight)
 	case o.timeout < 0 || o.maxBodyBytes < 1:
 		return nil, fmt.Errorf("serve: timeout %v must be >= 0 and max body %d >= 1", o.timeout, o.maxBodyBytes)
 	case o.modelName == "":
@@ -174,7 +180,7 @@ func New(model *llada.Model, opts ...Option) (*Server, error) {
 		s.log.Warn("chat template unusable", "err", s.chatErr)
 	}
 	if c.Family != "continuous" && !o.noBatching {
-		s.batch = newBatcher(model.Denoiser(), c.PadID, o.batchQuantum, o.batchRows, o.batchWait, s.metrics.observeBatch)
+		s.batch = newBatcher(model.Denoiser(), c.PadID, o.batchQuantum, o.batchRows, o.batchWait, o.batchInFlight, s.metrics.observeBatch)
 	}
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("GET /healthz", s.healthz)

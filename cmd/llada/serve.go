@@ -37,7 +37,8 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 	drain := fs.Duration("drain-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long in-flight requests may finish")
 	rows := fs.Int("batch-rows", 64, "most rows in one batched forward pass")
 	wait := fs.Duration("batch-wait", 5*time.Millisecond, "longest a forward pass waits for other requests to join")
-	quantum := fs.Int("batch-quantum", 32, "canvas lengths are padded to a multiple of this, so nearby lengths share batches")
+	quantum := fs.Int("batch-quantum", 16, "canvas lengths are padded to a multiple of this, so nearby lengths share batches")
+	inFlight := fs.Int("batches-in-flight", 2, "batched forward passes running at once (one group scores while another runs)")
 	noBatch := fs.Bool("no-batching", false, "run every request's forward passes on its own")
 	logFormat := fs.String("log-format", "text", "log format on stderr: text or json")
 	verbose := fs.Bool("v", false, "debug logs (one line per request's settings)")
@@ -70,7 +71,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 	if *noBatch {
 		opts = append(opts, serve.WithoutBatching())
 	} else {
-		opts = append(opts, serve.WithBatching(*rows, *wait, *quantum))
+		opts = append(opts, serve.WithBatching(*rows, *wait, *quantum), serve.WithBatchesInFlight(*inFlight))
 	}
 	if *chatFile != "" {
 		src, err := os.ReadFile(*chatFile)
