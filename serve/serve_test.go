@@ -569,3 +569,24 @@ func TestHoldBack(t *testing.T) {
 		assert.Equal(t, tc.want, holdBack(tc.in, tc.maxStop), fmt.Sprintf("%q/%d", tc.in, tc.maxStop))
 	}
 }
+
+// A continuous-family model runs through the model's own Stream (its denoiser is not batched), with the
+// continuous samplers selectable by name and the masked ones refused.
+func TestContinuousModel(t *testing.T) {
+	model, err := llada.Open("../testdata/continuous-tiny")
+	require.NoError(t, err)
+	defer model.Close()
+	s, ts := newTestServer(t, model)
+	assert.Nil(t, s.batch)
+	for _, body := range []map[string]any{
+		{"prompt": "w2 w3", "max_tokens": 6, "steps": 4},
+		{"prompt": "w2 w3", "max_tokens": 6, "steps": 4, "sampler": "ddim", "eta": 0},
+		{"prompt": "w2 w3", "max_tokens": 6, "steps": 4, "stream": true},
+	} {
+		r := post(t, ts, "/v1/completions", "", body)
+		require.Equal(t, http.StatusOK, r.status, string(r.body))
+	}
+	r := post(t, ts, "/v1/completions", "", map[string]any{"prompt": "w2", "max_tokens": 4, "sampler": "fast-dllm-threshold"})
+	assert.Equal(t, http.StatusBadRequest, r.status)
+	assert.Contains(t, string(r.body), "does not run on a continuous model")
+}
