@@ -34,8 +34,7 @@ const (
 )
 
 func runEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("eval", stderr)
 	var mf modelFlags
 	mf.add(fs)
 	var cfg eval.Config
@@ -67,11 +66,8 @@ func runEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	out := fs.String("out", defaultEvalOut, "output directory for RESULTS.md and the PNG plots")
 	quiet := fs.Bool("quiet", false, "no progress bar on stderr")
 	spin := fs.Bool("spin", false, "let ONNX Runtime's worker threads spin between runs (off: the samplers and metrics get the cores)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if *quick {
 		if err := applyQuick(fs); err != nil {
