@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,8 +19,7 @@ func init() {
 }
 
 func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("serve", stderr)
 	var mf modelFlags
 	mf.add(fs)
 	mf.be.add(fs)
@@ -42,11 +40,8 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 	noBatch := fs.Bool("no-batching", false, "run every request's forward passes on its own")
 	logFormat := fs.String("log-format", "text", "log format on stderr: text or json")
 	verbose := fs.Bool("v", false, "debug logs (one line per request's settings)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	level := slog.LevelInfo
 	if *verbose {
