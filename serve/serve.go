@@ -84,7 +84,7 @@ func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout =
 
 // WithBatching sets cross-request batching: at most rows rows per forward pass, a pass waits at most wait for
 // others to join, and canvases are padded to a multiple of quantum positions so that requests of nearby
-// lengths share a bucket (defaults 64 rows, 5 ms, 16 positions).
+// lengths share a bucket (defaults 32 rows, 5 ms, 16 positions).
 func WithBatching(rows int, wait time.Duration, quantum int) Option {
 	return func(o *options) { o.batchRows, o.batchWait, o.batchQuantum = rows, wait, quantum }
 }
@@ -135,7 +135,7 @@ func New(model *llada.Model, opts ...Option) (*Server, error) {
 	}
 	c := model.Contract()
 	o := options{maxConcurrent: 64, maxQueue: 256, maxTokens: 256, defaultTokens: llada.DefaultGenLength, maxN: 8,
-		timeout: 5 * time.Minute, batchRows: 64, batchWait: 5 * time.Millisecond, batchQuantum: 16, batchInFlight: 2,
+		timeout: 5 * time.Minute, batchRows: 32, batchWait: 5 * time.Millisecond, batchQuantum: 16, batchInFlight: 2,
 		modelName: "llada", maxBodyBytes: 1 << 20, maxPromptTokens: c.MaxSeqLen}
 	for _, opt := range opts {
 		opt(&o)

@@ -33,7 +33,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 	maxPrompt := fs.Int("max-prompt-tokens", 0, "longest prompt in tokens (0 = the model's max_seq_len)")
 	timeout := fs.Duration("timeout", 5*time.Minute, "request timeout (0 = none)")
 	drain := fs.Duration("drain-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long in-flight requests may finish")
-	rows := fs.Int("batch-rows", 64, "most rows in one batched forward pass")
+	rows := fs.Int("batch-rows", 32, "most rows in one batched forward pass")
 	wait := fs.Duration("batch-wait", 5*time.Millisecond, "longest a forward pass waits for other requests to join")
 	quantum := fs.Int("batch-quantum", 16, "canvas lengths are padded to a multiple of this, so nearby lengths share batches")
 	inFlight := fs.Int("batches-in-flight", 2, "batched forward passes running at once (one group scores while another runs)")
