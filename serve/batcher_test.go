@@ -20,9 +20,9 @@ type echoDenoiser struct {
 	vocab   int
 	entered atomic.Int32 // passes that reached Forward
 	mu      sync.Mutex
-	calls []llada.Batch
-	gate  chan struct{} // when non-nil, Forward waits for a value
-	fail  error
+	calls   []llada.Batch
+	gate    chan struct{} // when non-nil, Forward waits for a value
+	fail    error
 }
 
 func (d *echoDenoiser) VocabSize() int { return d.vocab }

@@ -296,6 +296,3 @@ func parsePrompts(raw json.RawMessage) ([]string, error) {
 	}
 	return many, nil
 }
-
-// joinNames lists names for an error message.
-func joinNames(names []string) string { return strings.Join(names, ", ") }
