@@ -27,6 +27,7 @@ func init() {
 const (
 	defaultTextModel   = "models/brown"
 	defaultSudokuModel = "models/sudoku"
+	defaultContModel   = "models/continuous"
 	defaultJudge       = "models/judge/model.onnx"
 	defaultSentences   = "testdata/eval/brown_heldout.json"
 	defaultEvalOut     = "docs/eval"
@@ -48,6 +49,9 @@ func runEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	sudokuSamplers := fs.String("sudoku-samplers", strings.Join(eval.DefaultSudokuSamplers(), ","), "samplers (decoding orders) for Sudoku")
 	budgets := fs.String("tokens-per-step", "1,2,4,8", "NFE budgets of the text tasks: tokens committed per forward pass (steps = ceil(masked/k))")
 	sudokuBudgets := fs.String("sudoku-tokens-per-step", "1,3,9", "NFE budgets on Sudoku: cells committed per forward pass")
+	contDir := fs.String("continuous-model", defaultContModel, "continuous-family model whose samplers join the text tasks (infill, genppl); \"none\" to skip")
+	contSamplers := fs.String("continuous-samplers", strings.Join(llada.ContinuousSamplerNames(), ","), "continuous-family samplers for the text tasks")
+	contSteps := fs.String("continuous-steps", "8,32", "NFE budgets of the continuous samplers: solver steps")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed; equal seeds give equal reports")
 	fs.IntVar(&cfg.Batch, "batch", 32, "rows per generation (batched forward passes)")
 	fs.IntVar(&cfg.InfillSentences, "infill-sentences", 16, "held-out sentences for infill")
@@ -88,6 +92,10 @@ func runEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	if cfg.SudokuTokensPerStep, err = parseInts(*sudokuBudgets); err != nil {
 		return fmt.Errorf("--sudoku-tokens-per-step: %w", err)
+	}
+	cfg.ContinuousSamplers = splitList(*contSamplers)
+	if cfg.ContinuousSteps, err = parseInts(*contSteps); err != nil {
+		return fmt.Errorf("--continuous-steps: %w", err)
 	}
 	if cfg.InfillSpans, err = parseInts(*spans); err != nil {
 		return fmt.Errorf("--infill-spans: %w", err)
@@ -134,6 +142,23 @@ func runEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		if data.Sentences, err = eval.LoadSentences(*sentences); err != nil {
 			return err
 		}
+	}
+	if (has(eval.TaskInfill) || has(eval.TaskGenPPL)) && *contDir != "none" && *contDir != "" {
+		opts := []llada.Option{llada.WithIntraOpThreads(mf.threads), llada.WithThreadSpinning(*spin)}
+		if mf.library != "" {
+			opts = append(opts, llada.WithLibraryPath(mf.library))
+		}
+		m, err := llada.Open(*contDir, opts...)
+		if err != nil {
+			return fmt.Errorf("continuous model: %w", err)
+		}
+		defer m.Close()
+		if m.Contract().Family != llada.FamilyContinuous {
+			return fmt.Errorf("--continuous-model %s: llada.family = %q, want %q", *contDir, m.Contract().Family, llada.FamilyContinuous)
+		}
+		data.Continuous = m
+		cc := m.Contract().Continuous
+		notes = append(notes, fmt.Sprintf("- continuous model: `%s` (vocabulary %d, max_seq_len %d, embedding dim %d)", *contDir, m.Contract().VocabSize, m.Contract().MaxSeqLen, cc.EmbedDim))
 	}
 	if has(eval.TaskSudoku) {
 		m, closer, err := eval.OpenModel(*sudokuDir, onnxOpts...)
