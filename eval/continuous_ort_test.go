@@ -49,7 +49,7 @@ func continuousTinyData(t *testing.T) Data {
 
 func continuousConfig() Config {
 	return Config{Tasks: []string{TaskInfill, TaskGenPPL}, Samplers: []string{"llada-low-confidence"}, TokensPerStep: []int{1},
-		ContinuousSteps: []int{2, 4}, Seed: 3, InfillSentences: 4, InfillLength: 12, InfillSpans: []int{1, 3},
+		ContinuousSteps: []int{2, 4}, ContinuousInfillSteps: []int{2, 4}, Seed: 3, InfillSentences: 4, InfillLength: 12, InfillSpans: []int{1, 3},
 		GenPrompts: 6, PromptLength: 4, GenLength: 8}
 }
 

@@ -75,10 +75,14 @@ type Config struct {
 	MC               MCConfig // default 128 copies per sequence (LLaDA's mc_num) in draws of 16
 
 	// ContinuousSamplers are the continuous-family samplers evaluated on infill and genppl when Data.Continuous
-	// is set; default llada.ContinuousSamplerNames(). ContinuousSteps are their budgets, in solver steps (one
-	// forward pass each, heun two but one on its last step); default 8, 32.
-	ContinuousSamplers []string
-	ContinuousSteps    []int
+	// is set; default llada.ContinuousSamplerNames(). ContinuousSteps are their budgets on genppl, in solver
+	// steps (one forward pass each, heun two but one on its last step); default 8, 32. ContinuousInfillSteps
+	// are their budgets on infill, default 8 only: infill decodes 8 times as many rows as genppl, and the
+	// continuous step's Go-side work over V x D per position makes each row cost about what a masked row costs
+	// at one token per pass.
+	ContinuousSamplers    []string
+	ContinuousSteps       []int
+	ContinuousInfillSteps []int
 
 	// Semantic metrics (run_semantic.go), computed when the judge has hidden-state features.
 	// MauvePrompts is the number of prompts whose continuations MAUVE compares with the human ones: the
@@ -122,6 +126,9 @@ func (c Config) withDefaults() Config {
 	}
 	if len(c.ContinuousSteps) == 0 {
 		c.ContinuousSteps = []int{8, 32}
+	}
+	if len(c.ContinuousInfillSteps) == 0 {
+		c.ContinuousInfillSteps = []int{8}
 	}
 	if len(c.SudokuTokensPerStep) == 0 {
 		c.SudokuTokensPerStep = []int{1, 3, 9}
@@ -235,9 +242,12 @@ func Run(ctx context.Context, cfg Config, data Data, progressOut io.Writer) (*Re
 		return nil, err
 	}
 	// The continuous rows follow the masked ones in the same tables and plots, run on data.Continuous.
-	var contDecs []Decoding
+	var contDecs, contInfillDecs []Decoding
 	if data.Continuous != nil {
 		if contDecs, err = decodings(cfg.ContinuousSamplers, cfg.ContinuousSteps, 0); err != nil {
+			return nil, err
+		}
+		if contInfillDecs, err = decodings(cfg.ContinuousSamplers, cfg.ContinuousInfillSteps, 0); err != nil {
 			return nil, err
 		}
 	}
@@ -250,7 +260,7 @@ func Run(ctx context.Context, cfg Config, data Data, progressOut io.Writer) (*Re
 	units := 0
 	has := func(t string) bool { return slices.Contains(cfg.Tasks, t) }
 	if has(TaskInfill) {
-		units += len(textDecs) + len(contDecs)
+		units += len(textDecs) + len(contInfillDecs)
 	}
 	if has(TaskSudoku) {
 		units += len(sudokuDecs)
@@ -278,7 +288,7 @@ func Run(ctx context.Context, cfg Config, data Data, progressOut io.Writer) (*Re
 			return nil, fmt.Errorf("eval: infill: %w", err)
 		}
 		items := InfillItems(seqs, cfg.InfillSpans)
-		for _, d := range append(slices.Clone(textDecs), contDecs...) {
+		for _, d := range append(slices.Clone(textDecs), contInfillDecs...) {
 			s, err := InfillModel(ctx, modelOf(d), items, d, cfg.Batch, cfg.Seed)
 			if err != nil {
 				return nil, fmt.Errorf("eval: infill with %s: %w", d.Label(), err)
@@ -397,7 +407,7 @@ func validate(ctx context.Context, cfg Config, data Data) error {
 			return fmt.Errorf("%w %q: not a continuous-family sampler (known: %s)", ErrUnknownSampler, s, strings.Join(llada.ContinuousSamplerNames(), ", "))
 		}
 	}
-	for _, n := range cfg.ContinuousSteps {
+	for _, n := range append(slices.Clone(cfg.ContinuousSteps), cfg.ContinuousInfillSteps...) {
 		if n < 1 {
 			return fmt.Errorf("%w: continuous solver steps %d must be at least 1", ErrBadConfig, n)
 		}
