@@ -100,8 +100,8 @@ func drawCurves(path, title, ylabel string, logY, percent bool, cs []curve) erro
 	legend := plot.NewLegend()
 	legend.Top, legend.Left = true, true
 	legend.TextStyle.Font.Size = vg.Points(9)
-	nMasked, nCont := 0, 0
-	for _, c := range cs {
+	styles := styleCurves(cs)
+	for i, c := range cs {
 		pts := make(plotter.XYs, 0, len(c.pts))
 		for _, q := range c.pts {
 			// Log axes cannot show zeros; such points (nothing solved, or no pass at all) sit just above.
@@ -120,25 +120,12 @@ func drawCurves(path, title, ylabel string, logY, percent bool, cs []curve) erro
 		if err != nil {
 			return err
 		}
+		st := styles[i]
+		l.Color, sc.Color = st.color, st.color
 		l.Width = vg.Points(1.5)
-		sc.Radius = vg.Points(3)
-		if c.continuous {
-			col := contPalette[nCont%len(contPalette)]
-			l.Color, sc.Color = col, col
-			l.Dashes = []vg.Length{vg.Points(1.5), vg.Points(2.5)}
-			sc.Shape = contShape
-			sc.Radius = vg.Points(4)
-			nCont++
-		} else {
-			i := nMasked
-			col := palette[i%len(palette)]
-			l.Color, sc.Color = col, col
-			if i >= len(palette) {
-				l.Dashes = []vg.Length{vg.Points(5), vg.Points(2)}
-			}
-			sc.Shape = shapes[i%len(shapes)]
-			nMasked++
-		}
+		l.Dashes = st.dashes
+		sc.Shape = st.shape
+		sc.Radius = st.radius
 		p.Add(l, sc)
 		legend.Add(c.name, l, sc)
 	}
@@ -156,6 +143,35 @@ func drawCurves(path, title, ylabel string, logY, percent bool, cs []curve) erro
 		return err
 	}
 	return f.Close()
+}
+
+// curveStyle is how one curve is drawn.
+type curveStyle struct {
+	color  color.Color
+	shape  draw.GlyphDrawer
+	dashes []vg.Length
+	radius vg.Length
+}
+
+// styleCurves gives the masked curves the palette and shapes in turn (dashed once the palette repeats) and the
+// continuous curves their own colours, the ring marker and a dotted line, so that the families read apart.
+func styleCurves(cs []curve) []curveStyle {
+	out := make([]curveStyle, len(cs))
+	nMasked, nCont := 0, 0
+	for i, c := range cs {
+		if c.continuous {
+			out[i] = curveStyle{contPalette[nCont%len(contPalette)], contShape, []vg.Length{vg.Points(1.5), vg.Points(2.5)}, vg.Points(4)}
+			nCont++
+			continue
+		}
+		st := curveStyle{palette[nMasked%len(palette)], shapes[nMasked%len(shapes)], nil, vg.Points(3)}
+		if nMasked >= len(palette) {
+			st.dashes = []vg.Length{vg.Points(5), vg.Points(2)}
+		}
+		out[i] = st
+		nMasked++
+	}
+	return out
 }
 
 func curves(byS map[string]plotter.XYs) []curve {
