@@ -44,6 +44,8 @@ func Write(r *eval.Report, dir string) (map[string]string, error) {
 		for i := range cs {
 			cs[i].continuous = family[cs[i].name]
 		}
+		// The legend lists the masked family, then the continuous one, each sorted by name.
+		sort.SliceStable(cs, func(a, b int) bool { return !cs[a].continuous && cs[b].continuous })
 		return cs
 	}
 	if len(r.Samples) > 0 {
