@@ -27,5 +27,11 @@
 // batches many items per forward pass. Fill is the infill entry point: it decodes arbitrary masked positions of
 // a canvas (not only a suffix) by presenting the engine a permuted view of the canvas.
 //
+// A continuous-family model (Data.Continuous, llada.family = continuous) adds its samplers (ddim, ddpm,
+// dpm-solver++, euler, heun) to infill and genppl: the same prompts, spans, judge and diversity metrics, rows
+// beside the masked ones, with solver steps as their NFE budget (Decoding.Steps). They run through
+// llada.Model.Stream (SampleModel, InfillModel); infill holds the given tokens clean and integrates the span from
+// noise. Their genppl rows carry no MAUVE (it would sample as many prompts again).
+//
 // All randomness comes from the seed in Config; equal seeds give equal reports.
 package eval
