@@ -7,8 +7,11 @@ export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=2
 
 bash scripts/setup.sh
 
-# Three modules share this repository (go.work): the library, the CLI and the shipped models.
-pkgs=(./... ./cmd/llada/... ./models/...)
+# Four modules share this repository (go.work) besides the GoMLX backend: the library, the CLI, the shipped
+# models and the HTTP server.
+pkgs=(./... ./cmd/llada/... ./models/... ./serve/...)
+# The server's end-to-end test with the official OpenAI client must run here, not skip.
+export LLADA_REQUIRE_OPENAI_CLIENT=1
 
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go'))
