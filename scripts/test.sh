@@ -27,6 +27,9 @@ CGO_ENABLED=0 go build "${pkgs[@]}"
 echo "== go test -race"
 go test -race -count=1 "${pkgs[@]}"
 
+echo "== benchmarks at toy size (quantized weights: fp32 / int8 / int4)"
+go test -count=1 -run '^$' -bench '^BenchmarkQuantizedWeights$' -benchtime 1x .
+
 echo "== GoMLX backend (module gomlx/, CLI -tags gomlx; PJRT build compiled, run without a plugin)"
 go vet ./gomlx/...
 go vet -tags pjrt ./gomlx/...
