@@ -21,6 +21,9 @@ echo "== go vet"
 go vet "${pkgs[@]}"
 go vet -tags daulet "${pkgs[@]}"
 
+echo "== each module on its own (GOWORK=off), as a go get user builds it: go.mod and go.sum complete"
+for m in . models serve gomlx cmd/llada; do (cd "$m" && GOWORK=off go vet ./...); done
+
 echo "== cgo-free build of the core"
 CGO_ENABLED=0 go build "${pkgs[@]}"
 
