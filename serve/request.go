@@ -230,26 +230,24 @@ func (s *sampling) sampler(cfg *llada.GenerateConfig, c llada.Contract) error {
 	type knob struct {
 		name    string
 		given   bool
-		zero    bool
 		applies bool
 		set     func()
 	}
-	f := func(p *float64) bool { return p != nil && *p == 0 }
+	// setFloat writes a given knob; a 0 is marked as meant literally (Sampler.Zero), not as "the default".
+	setFloat := func(dst, v *float64, bit llada.Knob) func() {
+		return func() { *dst = *v; setZero(&smp, bit, *v == 0) }
+	}
 	ks := []knob{
-		{"threshold", s.Threshold != nil, f(s.Threshold), smp.Transfer == llada.TransferThreshold || smp.Transfer == llada.TransferThresholdOrQuota,
-			func() { smp.Threshold = *s.Threshold; setZero(&smp, llada.KnobThreshold, *s.Threshold == 0) }},
-		{"factor", s.Factor != nil, f(s.Factor), smp.Transfer == llada.TransferFactor,
-			func() { smp.Factor = *s.Factor; setZero(&smp, llada.KnobFactor, *s.Factor == 0) }},
-		{"gamma", s.Gamma != nil, f(s.Gamma), smp.Transfer == llada.TransferEntropyBound,
-			func() { smp.Gamma = *s.Gamma; setZero(&smp, llada.KnobGamma, *s.Gamma == 0) }},
-		{"eta", s.Eta != nil, f(s.Eta), smp.ReMDM == llada.ReMDMCap || smp.ReMDM == llada.ReMDMRescale || smp.ReMDM == llada.ReMDMLoop || smp.Name == llada.SamplerDDIM,
-			func() { smp.Eta = *s.Eta; setZero(&smp, llada.KnobEta, *s.Eta == 0) }},
-		{"alg_temp", s.AlgTemp != nil, f(s.AlgTemp), smp.Transfer == llada.TransferQuota,
-			func() { smp.AlgTemp = *s.AlgTemp; setZero(&smp, llada.KnobAlgTemp, *s.AlgTemp == 0) }},
-		{"top_k", s.TopK != nil, s.TopK != nil && *s.TopK == 0, smp.Proposal == llada.ProposeFiltered,
+		{"threshold", s.Threshold != nil, smp.Transfer == llada.TransferThreshold || smp.Transfer == llada.TransferThresholdOrQuota,
+			setFloat(&smp.Threshold, s.Threshold, llada.KnobThreshold)},
+		{"factor", s.Factor != nil, smp.Transfer == llada.TransferFactor, setFloat(&smp.Factor, s.Factor, llada.KnobFactor)},
+		{"gamma", s.Gamma != nil, smp.Transfer == llada.TransferEntropyBound, setFloat(&smp.Gamma, s.Gamma, llada.KnobGamma)},
+		{"eta", s.Eta != nil, smp.ReMDM == llada.ReMDMCap || smp.ReMDM == llada.ReMDMRescale || smp.ReMDM == llada.ReMDMLoop || smp.Name == llada.SamplerDDIM,
+			setFloat(&smp.Eta, s.Eta, llada.KnobEta)},
+		{"alg_temp", s.AlgTemp != nil, smp.Transfer == llada.TransferQuota, setFloat(&smp.AlgTemp, s.AlgTemp, llada.KnobAlgTemp)},
+		{"top_k", s.TopK != nil, smp.Proposal == llada.ProposeFiltered,
 			func() { smp.TopK = *s.TopK; setZero(&smp, llada.KnobTopK, *s.TopK == 0) }},
-		{"top_p", topP, false, smp.Proposal == llada.ProposeFiltered,
-			func() { smp.TopP = *s.TopP }},
+		{"top_p", topP, smp.Proposal == llada.ProposeFiltered, func() { smp.TopP = *s.TopP }},
 	}
 	for _, k := range ks {
 		if !k.given {
