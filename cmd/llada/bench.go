@@ -73,9 +73,11 @@ func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	warmup := fs.Int("warmup", 1, "untimed generations of the first case before timing")
 	repeat := fs.Int("repeat", 1, "times each case runs (multiplies a case's own repeat)")
 	format := fs.String("format", "text", "output format: text or json")
+	spin := fs.Bool("spin", true, "let ONNX Runtime's intra-op threads spin between runs (ONNX Runtime's default; false leaves the cores to the Go scoring workers between forward passes)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	mf.extra = append(mf.extra, llada.WithThreadSpinning(*spin))
 	if *casesPath == "" {
 		return errors.New("--cases: give a JSON lines file (or - for stdin)")
 	}

@@ -115,3 +115,22 @@ func TestBenchErrors(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errs, "/nonexistent.jsonl")
 }
+
+// TestBenchSpin: --spin only changes how ONNX Runtime's threads wait, never the generated ids.
+func TestBenchSpin(t *testing.T) {
+	cases := writeCases(t, `{"prompt_ids":[5,6],"gen_length":4}`)
+	var ids [][]int
+	for _, spin := range []string{"--spin=true", "--spin=false"} {
+		out, errs, code := runCLI(t, "", "bench", "--model", tinyDir, "--cases", cases, "--format", "json", "--threads", "2", spin)
+		require.Equal(t, 0, code, errs)
+		var got benchOutput
+		require.NoError(t, json.Unmarshal([]byte(out), &got))
+		require.Len(t, got.Cases, 1)
+		ids = append(ids, got.Cases[0].IDs)
+	}
+	assert.Len(t, ids[0], 4)
+	assert.Equal(t, ids[0], ids[1])
+	_, errs, code := runCLI(t, "", "bench", "--model", tinyDir, "--cases", cases, "--spin=maybe")
+	assert.NotEqual(t, 0, code)
+	assert.Contains(t, errs, "spin")
+}

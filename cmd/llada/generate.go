@@ -25,7 +25,8 @@ type modelFlags struct {
 	dir     string
 	library string
 	threads int
-	be      backendFlags // registered by the commands that support --backend/--device (be.add)
+	be      backendFlags   // registered by the commands that support --backend/--device (be.add)
+	extra   []llada.Option // set by commands with their own runtime flags (bench --spin)
 }
 
 func (m *modelFlags) add(fs *flag.FlagSet) {
@@ -51,6 +52,7 @@ func (m *modelFlags) open() (*llada.Model, error) {
 	if m.library != "" {
 		opts = append(opts, llada.WithLibraryPath(m.library))
 	}
+	opts = append(opts, m.extra...)
 	if m.dir == "" {
 		return openDefaultModel(opts...)
 	}
