@@ -45,7 +45,7 @@ var (
 func defaultModel(b *testing.B) *llada.Model {
 	benchOnce.Do(func() {
 		threads, _ := strconv.Atoi(os.Getenv("LLADA_BENCH_THREADS")) // 0: ONNX Runtime's default
-		benchModel, benchErr = llada.Open("models/brown", llada.WithThreadSpinning(os.Getenv("LLADA_BENCH_SPIN") != "0"),
+		benchModel, benchErr = llada.Open("models/brown", llada.WithThreadSpinning(os.Getenv("LLADA_BENCH_SPIN") == "1"),
 			llada.WithIntraOpThreads(threads))
 	})
 	if benchErr != nil {

@@ -52,6 +52,7 @@ type Option func(*options)
 type options struct {
 	onnx []onnx.Option
 	tok  Tokenizer
+	spin bool // WithThreadSpinning; applyOptions passes it to onnx last
 }
 
 // WithLibraryPath names the ONNX Runtime shared library (otherwise: $ONNXRUNTIME_SHARED_LIBRARY_PATH, the
@@ -65,11 +66,14 @@ func WithIntraOpThreads(n int) Option {
 	return func(o *options) { o.onnx = append(o.onnx, onnx.WithIntraOpThreads(n)) }
 }
 
-// WithThreadSpinning sets whether ONNX Runtime's worker threads busy-wait between runs. Spinning makes
-// back-to-back runs start a little sooner but keeps the cores busy while the Go sampler works between forward
-// passes; see BenchmarkGenerateDefaultModel for its effect on this package's step loop.
+// WithThreadSpinning sets whether ONNX Runtime's intra-op threads busy-wait between runs. Off by default here
+// (ONNX Runtime's own default is on): between forward passes the Go scoring workers need the same cores, and on
+// a shared 2-core machine spinning threads made generation 1.7-2.3x slower and twice as variable from run to run
+// (README, "Performance at real scale": thread settings). On an idle machine spinning saved ~20% of a step on the
+// small Brown model (3 ms forward passes, where waking the threads is a visible share), so a dedicated host
+// running small models may turn it on.
 func WithThreadSpinning(enabled bool) Option {
-	return func(o *options) { o.onnx = append(o.onnx, onnx.WithThreadSpinning(enabled)) }
+	return func(o *options) { o.spin = enabled }
 }
 
 // WithCUDA runs the network on a CUDA device. It needs a CUDA build of ONNX Runtime, which the install script
@@ -135,6 +139,7 @@ func applyOptions(opts []Option) options {
 			f(&o)
 		}
 	}
+	o.onnx = append(o.onnx, onnx.WithThreadSpinning(o.spin))
 	return o
 }
 

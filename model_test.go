@@ -145,3 +145,23 @@ func TestGenerateRejectsBadInput(t *testing.T) {
 	_, err = m.Generate(cancelled, "w5", GenerateConfig{GenLength: 4})
 	require.ErrorIs(t, err, context.Canceled)
 }
+
+// TestThreadSpinningDefault: Open passes ONNX Runtime "no spinning" unless WithThreadSpinning(true) says
+// otherwise (see WithThreadSpinning for the measurements), and the caller's choice is the one applied last.
+func TestThreadSpinningDefault(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []Option
+		want bool
+	}{
+		{"default off", nil, false},
+		{"turned on", []Option{WithThreadSpinning(true)}, true},
+		{"last setting wins", []Option{WithThreadSpinning(true), WithIntraOpThreads(2), WithThreadSpinning(false)}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := applyOptions(tc.opts)
+			assert.Equal(t, tc.want, o.spin)
+			require.NotEmpty(t, o.onnx, "the spinning option is passed to onnx")
+		})
+	}
+}

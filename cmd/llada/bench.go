@@ -73,7 +73,7 @@ func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	warmup := fs.Int("warmup", 1, "untimed generations of the first case before timing")
 	repeat := fs.Int("repeat", 1, "times each case runs (multiplies a case's own repeat)")
 	format := fs.String("format", "text", "output format: text or json")
-	spin := fs.Bool("spin", true, "let ONNX Runtime's intra-op threads spin between runs (ONNX Runtime's default; false leaves the cores to the Go scoring workers between forward passes)")
+	spin := fs.Bool("spin", false, "let ONNX Runtime's intra-op threads spin between runs (off, the library default, leaves the cores to the Go scoring workers between forward passes)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
