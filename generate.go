@@ -85,9 +85,10 @@ type generation struct {
 	stepSeed uint64
 	nfe      int
 	parallel int
-	cons     *constraintRun // nil without GenerateConfig.Constraint
-	reuse    bool           // the denoiser is Deterministic: an unchanged canvas reuses the last logits
-	closed   *closedFlag    // the Model's, when the generation runs on one; set by Model.Close
+	cons     *constraintRun  // nil without GenerateConfig.Constraint
+	reuse    bool            // the denoiser is Deterministic: an unchanged canvas reuses the last logits
+	closed   *closedFlag     // the Model's, when the generation runs on one; set by Model.Close
+	red      *reductionState // non-nil when the step loop scores from in-graph reductions (reductions.go)
 }
 
 func newGeneration(den Denoiser, c Contract, prompts [][]int, cfg GenerateConfig) (*generation, error) {
@@ -168,7 +169,9 @@ func newGeneration(den Denoiser, c Contract, prompts [][]int, cfg GenerateConfig
 	if err != nil {
 		return nil, err
 	}
-	g.logits = make([]float32, fwdRows*seq*vocab)
+	if !g.initReductions() {
+		g.logits = make([]float32, fwdRows*seq*vocab) // the reductions path never holds logits
+	}
 	g.lastIDs = make([]int64, rows*seq)
 	g.mixed = make([]bool, rows*seq)
 
@@ -260,7 +263,7 @@ func (g *generation) run(ctx context.Context, yield func(Step, error) bool) {
 				return
 			}
 			g.active = &g.scorer
-			pool.score()
+			g.score(pool)
 			if err := g.commit(i, nSteps, lo, hi); err != nil {
 				yield(Step{}, err)
 				return
@@ -282,7 +285,7 @@ func (g *generation) run(ctx context.Context, yield func(Step, error) bool) {
 				return
 			}
 			g.active = &g.argmax
-			pool.score()
+			g.score(pool)
 			if err := g.commitAll(); err != nil {
 				yield(Step{}, err)
 				return
@@ -441,6 +444,9 @@ func (g *generation) stopped(ctx context.Context, step int) error {
 // forward runs the denoiser on the canvas (plus its unconditional copy under CFG) unless the canvas is
 // unchanged since the last pass and the denoiser is Deterministic, then mixes guidance into the logits the work positions read.
 func (g *generation) forward(ctx context.Context) error {
+	if g.red != nil {
+		return g.forwardReductions(ctx)
+	}
 	if !g.reuse || !g.haveLogits || !slices.Equal(g.canvas, g.lastIDs) || !g.windowCovers() {
 		in, logits := g.forwardBatch()
 		if err := g.forwardLogits(ctx, in, logits); err != nil {

@@ -191,3 +191,30 @@ func (b byteTokenizer) Encode(text string, _ bool) ([]int, error) {
 func (b byteTokenizer) Decode(ids []int, _ bool) (string, error) { return "", nil }
 func (b byteTokenizer) VocabSize() int                           { return b.vocab }
 func (b byteTokenizer) TokenID(string) (int, bool)               { return 0, false }
+
+// TestScoreWorkersKeepNoScratch: once a filtering (top-p) generation ends, the process-wide scoring workers
+// hold nothing sized by its vocabulary: the scratch of the shares they scored belonged to the generation. The
+// live heap after GC must be back within half of one share's scratch (6 MB at this vocabulary).
+func TestScoreWorkersKeepNoScratch(t *testing.T) {
+	const vocab = 1 << 18 // above any other test's, so no earlier test can have left a worker this much
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(2, runtime.GOMAXPROCS(0))))
+	sharedScoreWorkers()
+	s := SamplerByName("dream-maskgit-plus")
+	s.TopP = 0.9
+	cfg := GenerateConfig{GenLength: 8, Steps: 4, Temperature: 1, Sampler: s, Seed: 1}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	den := &patternDenoiser{vocab: vocab}
+	steps := 0
+	for _, err := range Stream(context.Background(), den, testContract(vocab), [][]int{{5, 6}}, cfg) {
+		require.NoError(t, err)
+		steps++
+	}
+	require.Equal(t, 4, steps)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	scratch := int64(vocab) * int64(unsafe.Sizeof(entry{}))
+	grown := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	assert.Less(t, grown, scratch/2, "the live heap grew by %d bytes after the generation (one share's scratch is %d)", grown, scratch)
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -96,6 +97,10 @@ func presetConfig(t *testing.T, tc presetCase, s Sampler) GenerateConfig {
 	require.Positive(t, gen)
 	require.Positive(t, steps)
 	cfg := GenerateConfig{GenLength: gen, Steps: steps, Sampler: s}
+	if seed, ok := tc.Run["seed"]; ok {
+		// Dream origin with several steps per block: the reference drew from the engine's seeded stream.
+		cfg.Seed = uint64(seed)
+	}
 	if v, ok := tc.Knobs["cfg_scale"].(float64); ok {
 		cfg.CFGScale = v
 	}
@@ -131,6 +136,9 @@ func TestParityPresets(t *testing.T) {
 				base, err := ParseContract(s.Metadata())
 				require.NoError(t, err)
 				den := parityDenoiser{s}
+				if m.name == "tiny" {
+					requirePresetCoverage(t, file, g.Cases)
+				}
 				t.Run(m.name, func(t *testing.T) {
 					otherVariant, otherDiffers := 0, 0
 					for _, tc := range g.Cases {
@@ -170,6 +178,67 @@ func TestParityPresets(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// presetCoverage lists, per golden file, the kinds of admitted cases the tiny goldens must hold (issue 8: CFG,
+// left-padded batches of different prompt lengths, Dream with blocks, Dream origin with several steps per
+// block), each at least twice. The brown goldens need a training checkpoint to regenerate and predate these.
+var presetCoverage = map[string][]string{
+	"fast-dllm": {"batch/fast-dllm-threshold", "batch/fast-dllm-factor", "cfg/fast-dllm-threshold", "cfg/fast-dllm-factor"},
+	"dream": {"batch/dream-maskgit-plus", "batch/dream-topk-margin", "batch/dream-entropy", "batch/dream-origin",
+		"cfg/dream-maskgit-plus", "cfg/dream-topk-margin", "cfg/dream-entropy",
+		"blocks/dream-maskgit-plus", "blocks/dream-topk-margin", "blocks/dream-entropy", "blocks/dream-origin",
+		"steps/dream-origin", "blocks+steps/dream-origin", "batch+steps/dream-origin"},
+	"eb":     {"batch/eb", "cfg/eb"},
+	"llada2": {"batch/llada2", "batch/llada2-edit", "cfg/llada2", "cfg/llada2-edit"},
+}
+
+// presetKinds names what a case exercises: batch (rows of different prompt lengths), cfg, blocks (Dream with
+// more than one block) and steps (Dream origin with more than one step per block).
+func presetKinds(tc presetCase) []string {
+	var kinds []string
+	lengths := map[int]bool{}
+	for _, p := range tc.Prompts {
+		lengths[len(p)] = true
+	}
+	batch := len(tc.Prompts) > 1 && len(lengths) > 1
+	if batch {
+		kinds = append(kinds, "batch/"+tc.Preset)
+	}
+	if v, ok := tc.Knobs["cfg_scale"].(float64); ok && v > 0 {
+		kinds = append(kinds, "cfg/"+tc.Preset)
+	}
+	gen, bl, steps := tc.Run["gen_length"], tc.Run["block_length"], tc.Run["steps"]
+	blocks := 1
+	if bl > 0 && bl < gen {
+		blocks = gen / bl
+	}
+	if strings.HasPrefix(tc.Preset, "dream") && blocks > 1 {
+		kinds = append(kinds, "blocks/"+tc.Preset)
+	}
+	if tc.Preset == "dream-origin" && steps/blocks > 1 {
+		kinds = append(kinds, "steps/"+tc.Preset)
+		if blocks > 1 {
+			kinds = append(kinds, "blocks+steps/"+tc.Preset)
+		}
+		if batch {
+			kinds = append(kinds, "batch+steps/"+tc.Preset)
+		}
+	}
+	return kinds
+}
+
+func requirePresetCoverage(t *testing.T, file string, cases []presetCase) {
+	t.Helper()
+	count := map[string]int{}
+	for _, tc := range cases {
+		for _, k := range presetKinds(tc) {
+			count[k]++
+		}
+	}
+	for _, k := range presetCoverage[file] {
+		assert.GreaterOrEqual(t, count[k], 2, "%s goldens: admitted cases of kind %s (bash export/make_goldens.sh)", file, k)
 	}
 }
 
@@ -254,11 +323,7 @@ func TestFirstHittingIsUniform(t *testing.T) {
 		require.LessOrEqual(t, nfe, genLength)
 		counts[first]++
 	}
-	uniform := make([]float64, genLength)
-	for i := range uniform {
-		uniform[i] = 1 / float64(genLength)
-	}
-	p := chiSquareTest(counts, uniform)
+	p := chiSquareTest(counts, uniformProbs(genLength))
 	assert.Greater(t, p, statAlpha, "first-hit positions %v are not uniform", counts)
 }
 

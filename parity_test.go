@@ -380,6 +380,15 @@ func TestChiSquareTail(t *testing.T) {
 	}
 }
 
+// uniformProbs is the uniform law over n outcomes.
+func uniformProbs(n int) []float64 {
+	p := make([]float64, n)
+	for i := range p {
+		p[i] = 1 / float64(n)
+	}
+	return p
+}
+
 // chiSquareTest compares observed counts with expected probabilities (bins with expected count below 5 are
 // pooled, the usual condition for the chi-square approximation) and returns the p-value. A bin with
 // probability 0 must be empty: otherwise the p-value is 0.
@@ -515,11 +524,7 @@ func TestRandomRemaskingIsUniform(t *testing.T) {
 		require.GreaterOrEqual(t, first, 0, "no position committed at step 0")
 		counts[first]++
 	}
-	uniform := make([]float64, genLength)
-	for i := range uniform {
-		uniform[i] = 1 / float64(genLength)
-	}
-	p := chiSquareTest(counts, uniform)
+	p := chiSquareTest(counts, uniformProbs(genLength))
 	assert.Greater(t, p, statAlpha, "first-committed positions %v are not uniform", counts)
 	t.Logf("p=%.3g counts=%v", p, counts)
 }

@@ -52,6 +52,8 @@ func (f scoreFailure) String() string {
 		return "NaN or +Inf logits"
 	case failNoFinite:
 		return "no proposable token has a finite logit"
+	case failReduced:
+		return "the in-graph reductions are not finite (NaN or +Inf logits, or no finite proposable logit)"
 	case failOnlyMasked:
 		return "the top-k/top-p filter kept only the mask token, which is never proposed (raise top_k or top_p)"
 	}

@@ -16,10 +16,12 @@ var scoreWorkers struct {
 	jobs chan scoreJob
 }
 
-// scoreJob is one slice [lo, hi) of a generation's work positions.
+// scoreJob is one slice [lo, hi) of a generation's work positions, with the generation's filtering scratch for
+// that share (nil when the sampler does not filter).
 type scoreJob struct {
 	p      *scorePool
 	lo, hi int
+	buf    []entry
 }
 
 func sharedScoreWorkers() chan<- scoreJob {
@@ -33,15 +35,13 @@ func sharedScoreWorkers() chan<- scoreJob {
 	return scoreWorkers.jobs
 }
 
-// scoreWorker owns a PCG and a filtering buffer that it grows to the largest vocabulary it has seen.
+// scoreWorker owns only a PCG (reseeded per position). The vocabulary-sized filtering scratch comes with each
+// job from the generation, so the process-wide workers keep nothing of that size once generations end (at
+// V=126,464 it is 3 MB per worker).
 func scoreWorker(jobs <-chan scoreJob) {
 	rng := rand.NewPCG(0, 0)
-	var buf []entry
 	for job := range jobs {
-		if len(buf) < job.p.bufLen {
-			buf = make([]entry, job.p.bufLen)
-		}
-		job.p.scoreRange(job.lo, job.hi, rng, buf[:job.p.bufLen])
+		job.p.scoreRange(job.lo, job.hi, rng, job.buf)
 		job.p.wg.Done()
 	}
 }
@@ -56,7 +56,8 @@ type scorePool struct {
 	n      int // shares per step
 	bufLen int
 	local  *rand.PCG
-	buf    []entry
+	buf    []entry   // the calling goroutine's scratch
+	bufs   [][]entry // bufs[k-1]: scratch of share k, made the first time share k is offered to a worker
 }
 
 func newScorePool(g *generation, shares int) *scorePool {
@@ -84,11 +85,11 @@ func (p *scorePool) score() {
 		return
 	}
 	chunk := (n + p.n - 1) / p.n
-	for lo := chunk; lo < n; lo += chunk {
+	for k, lo := 1, chunk; lo < n; k, lo = k+1, lo+chunk {
 		hi := min(lo+chunk, n)
 		p.wg.Add(1)
 		select {
-		case p.jobs <- scoreJob{p: p, lo: lo, hi: hi}:
+		case p.jobs <- scoreJob{p: p, lo: lo, hi: hi, buf: p.shareBuf(k)}:
 		default: // every worker is busy and the queue is full: do it here
 			p.wg.Done()
 			p.scoreRange(lo, hi, p.local, p.buf)
@@ -96,6 +97,21 @@ func (p *scorePool) score() {
 	}
 	p.scoreRange(0, min(chunk, n), p.local, p.buf)
 	p.wg.Wait()
+}
+
+// shareBuf returns the filtering scratch of share k >= 1, made on first use (a share that never leaves the
+// calling goroutine costs nothing), or nil when the sampler does not filter.
+func (p *scorePool) shareBuf(k int) []entry {
+	if p.bufLen == 0 {
+		return nil
+	}
+	for len(p.bufs) < k {
+		p.bufs = append(p.bufs, nil)
+	}
+	if p.bufs[k-1] == nil {
+		p.bufs[k-1] = make([]entry, p.bufLen)
+	}
+	return p.bufs[k-1]
 }
 
 func (p *scorePool) scoreRange(lo, hi int, rng *rand.PCG, buf []entry) {

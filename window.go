@@ -2,7 +2,7 @@ package llada
 
 import (
 	"context"
-	"sync"
+	"fmt"
 
 	"github.com/llada-go/llada/onnx"
 )
@@ -14,8 +14,8 @@ import (
 type WindowDenoiser interface {
 	Denoiser
 	// ForwardWindow computes the same logits as Forward for positions [start, start+n) of every row and writes
-	// them at their places in the full [Rows, Seq, VocabSize()] layout of logits; the rest of logits is left
-	// as it was.
+	// them at their places in the full [Rows, Seq, VocabSize()] layout of logits. The rest of logits is
+	// undefined afterwards (an implementation may use it as scratch): the generator reads only the window.
 	ForwardWindow(ctx context.Context, in Batch, start, n int, logits []float32) error
 }
 
@@ -64,19 +64,21 @@ func (g *generation) forwardLogits(ctx context.Context, in Batch, logits []float
 	return nil
 }
 
-// onnxWindowDenoiser is the ONNX Runtime denoiser of a model with the logits_window input.
+// onnxWindowDenoiser is the ONNX Runtime denoiser of a model with the logits_window input. It keeps no
+// buffer of its own: a multi-row window pass lands in the caller's logits and is moved into place there, so
+// nothing outlives the generation that owns logits (a [rows, n, vocab] scratch would be hundreds of MB at an 8B
+// model's vocabulary with guidance).
 type onnxWindowDenoiser struct {
 	onnxDenoiser
-	scratch sync.Pool // *[]float32: the [rows, n, vocab] output of a multi-row window pass
 }
 
 // newONNXDenoiser adapts sess, with the window when the model advertises it.
 func newONNXDenoiser(sess *onnx.Session, vocab int) Denoiser {
 	d := onnxDenoiser{s: sess, vocab: vocab}
 	if sess.HasLogitsWindow() {
-		return &onnxWindowDenoiser{onnxDenoiser: d}
+		return withReductions(sess, &onnxWindowDenoiser{onnxDenoiser: d})
 	}
-	return &d
+	return withReductions(sess, &d)
 }
 
 func (d *onnxWindowDenoiser) ForwardWindow(ctx context.Context, in Batch, start, n int, logits []float32) error {
@@ -85,21 +87,22 @@ func (d *onnxWindowDenoiser) ForwardWindow(ctx context.Context, in Batch, start,
 		// One row: the window is contiguous in the full layout, so ONNX Runtime writes it in place.
 		return d.s.ForwardWindow(ctx, in.IDs, in.Attention, in.Rows, in.Seq, start, n, logits[start*v:(start+n)*v])
 	}
-	bp, _ := d.scratch.Get().(*[]float32)
-	if bp == nil {
-		bp = new([]float32)
+	if len(logits) < in.Rows*in.Seq*v {
+		return fmt.Errorf("llada: forward window: len(logits)=%d, want rows*seq*vocab=%d*%d*%d", len(logits), in.Rows, in.Seq, v)
 	}
-	defer d.scratch.Put(bp)
-	if need := in.Rows * n * v; cap(*bp) < need {
-		*bp = make([]float32, need)
-	} else {
-		*bp = (*bp)[:need]
-	}
-	if err := d.s.ForwardWindow(ctx, in.IDs, in.Attention, in.Rows, in.Seq, start, n, *bp); err != nil {
+	if err := d.s.ForwardWindow(ctx, in.IDs, in.Attention, in.Rows, in.Seq, start, n, logits[:in.Rows*n*v]); err != nil {
 		return err
 	}
-	for r := range in.Rows {
-		copy(logits[(r*in.Seq+start)*v:(r*in.Seq+start+n)*v], (*bp)[r*n*v:(r+1)*n*v])
-	}
+	spreadWindow(logits, in.Rows, in.Seq, start, n, v)
 	return nil
+}
+
+// spreadWindow moves a packed [rows, n, v] window at the front of logits to its places in the [rows, seq, v]
+// layout (row r's window starts at (r*seq+start)*v). Row r's destination never starts before the end of
+// packed rows 0..r-1 (r*n <= r*seq+start), so moving the last row first overwrites only rows already moved or
+// row r's own source, an overlap copy handles.
+func spreadWindow(logits []float32, rows, seq, start, n, v int) {
+	for r := rows - 1; r >= 0; r-- {
+		copy(logits[(r*seq+start)*v:(r*seq+start+n)*v], logits[r*n*v:(r+1)*n*v])
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -87,6 +88,41 @@ func TestONNXWindowGenerationsMatch(t *testing.T) {
 		require.Len(t, got, len(want), label)
 		for i := range want {
 			assert.Equal(t, want[i].Canvas, got[i].Canvas, "%s step %d", label, i)
+		}
+	}
+}
+
+// TestONNXWindowKeepsNoBuffer: a multi-row window pass through the ONNX denoiser equals the full pass in the
+// window, and allocates (on a fresh denoiser, so no cached buffer could hide it) far less than the
+// [rows, n, vocab] output: the window lands in the caller's logits, so nothing sized by the vocabulary is kept
+// after the generation that owns logits ends.
+func TestONNXWindowKeepsNoBuffer(t *testing.T) {
+	win, full := openWindowPair(t)
+	c, err := ParseContract(full.Metadata())
+	require.NoError(t, err)
+	const rows, seq, start, n = 8, 12, 0, 12
+	v := c.VocabSize
+	rng := rand.New(rand.NewPCG(2, 2))
+	ids := make([]int64, rows*seq)
+	att := make([]int64, rows*seq)
+	for i := range ids {
+		ids[i], att[i] = int64(rng.IntN(v)), 1
+	}
+	in := Batch{IDs: ids, Attention: att, Rows: rows, Seq: seq}
+	want := make([]float32, rows*seq*v)
+	require.NoError(t, newONNXDenoiser(full, v).Forward(context.Background(), in, want))
+	for _, w := range [][2]int{{3, 4}, {start, n}} {
+		dw := newONNXDenoiser(win, v).(WindowDenoiser)
+		got := make([]float32, rows*seq*v)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		require.NoError(t, dw.ForwardWindow(context.Background(), in, w[0], w[1], got))
+		runtime.ReadMemStats(&after)
+		window := uint64(rows * w[1] * v * 4)
+		assert.Less(t, after.TotalAlloc-before.TotalAlloc, window/2, "window %v: a pass allocated a buffer the size of its output (%d bytes)", w, window)
+		for r := range rows {
+			lo, hi := (r*seq+w[0])*v, (r*seq+w[0]+w[1])*v
+			assert.InDeltaSlice(t, want[lo:hi], got[lo:hi], 1e-5, "window %v row %d", w, r)
 		}
 	}
 }

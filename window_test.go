@@ -96,3 +96,38 @@ func TestLogitsWindowRange(t *testing.T) {
 	_, _, ok = g.logitsWindow()
 	assert.False(t, ok)
 }
+
+// TestSpreadWindow moves packed windows into the full layout for shapes where a row's destination overlaps its
+// own source or a later row's source, and checks every window value lands and nothing else is read.
+func TestSpreadWindow(t *testing.T) {
+	for _, tc := range []struct{ rows, seq, start, n, v int }{
+		{2, 5, 0, 5, 3}, // the whole canvas: nothing moves
+		{3, 5, 0, 2, 2}, // windows at the row starts
+		{3, 5, 1, 3, 2}, // row 1's destination overlaps its own packed source
+		{4, 6, 5, 1, 3}, // last position only
+		{2, 4, 2, 2, 1},
+	} {
+		t.Run(fmt.Sprintf("%+v", tc), func(t *testing.T) {
+			logits := make([]float32, tc.rows*tc.seq*tc.v)
+			for i := range logits {
+				logits[i] = -1
+			}
+			val := func(r, p, k int) float32 { return float32(1000*r + 10*p + k) }
+			for r := range tc.rows {
+				for p := range tc.n {
+					for k := range tc.v {
+						logits[(r*tc.n+p)*tc.v+k] = val(r, tc.start+p, k)
+					}
+				}
+			}
+			spreadWindow(logits, tc.rows, tc.seq, tc.start, tc.n, tc.v)
+			for r := range tc.rows {
+				for p := tc.start; p < tc.start+tc.n; p++ {
+					for k := range tc.v {
+						require.Equal(t, val(r, p, k), logits[(r*tc.seq+p)*tc.v+k], "row %d position %d id %d", r, p, k)
+					}
+				}
+			}
+		})
+	}
+}

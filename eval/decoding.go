@@ -23,14 +23,40 @@ type Decoding struct {
 	Knob float64
 	// BlockLength splits the decoded region into semi-autoregressive blocks; 0 means one block.
 	BlockLength int
-	// Temperature of the proposals (0 = argmax).
+	// Temperature of the proposals (0 = argmax). Continuous samplers take none: their randomness is the
+	// Gaussian starting point (and, for ddpm, the noise of every step).
 	Temperature float64
+	// Steps is the number of solver steps of a continuous-family sampler (ddim, ddpm, dpm-solver++, euler,
+	// heun): the NFE budget of that family, which integrates every position at once instead of committing
+	// tokens. 0 means 8. Masked samplers ignore it.
+	Steps int
+}
+
+// defaultContinuousSteps is what a zero Decoding.Steps means.
+const defaultContinuousSteps = 8
+
+// Continuous reports whether the setting runs a continuous-family sampler, which needs a continuous model
+// (llada.family = continuous) and runs through llada.Model.Stream.
+func (d Decoding) Continuous() bool {
+	s, err := lookupSampler(d.Sampler)
+	return err == nil && s.Transfer == llada.TransferContinuous
+}
+
+// Family names the model family of the setting's sampler, for tables and plots.
+func (d Decoding) Family() string {
+	if d.Continuous() {
+		return llada.FamilyContinuous
+	}
+	return "masked"
 }
 
 // Setting names the budget part of the setting: "k=2", "τ=0.7", or "auto" for an adaptive sampler without a
 // knob to move.
 func (d Decoding) Setting() string {
 	s, err := lookupSampler(d.Sampler)
+	if err == nil && s.Transfer == llada.TransferContinuous {
+		return fmt.Sprintf("steps=%d", d.continuousSteps())
+	}
 	if err == nil && adaptive(s) {
 		sw := knobSweep(s)
 		if sw == nil {
@@ -46,6 +72,15 @@ func (d Decoding) Setting() string {
 		return sw.symbol + "=" + strconv.FormatFloat(v, 'g', -1, 64)
 	}
 	return fmt.Sprintf("k=%d", max(d.TokensPerStep, 1))
+}
+
+// Name is the sampler as tables and plot legends show it: a continuous-family sampler carries its family, so
+// that its rows read apart from the masked ones beside them.
+func (d Decoding) Name() string {
+	if d.Continuous() {
+		return d.Sampler + " (continuous)"
+	}
+	return d.Sampler
 }
 
 // Label names the setting in tables and plots.
@@ -130,14 +165,28 @@ func knobSweep(s llada.Sampler) *sweep {
 	return nil
 }
 
-// decodings expands samplers into settings: every budget for a step-count sampler; for an adaptive one, the
-// first len(budgets) (at most 4) values of its knob sweep, or a single run when it has no knob.
+func (d Decoding) continuousSteps() int {
+	if d.Steps > 0 {
+		return d.Steps
+	}
+	return defaultContinuousSteps
+}
+
+// decodings expands samplers into settings: every budget for a step-count sampler (tokens per step, or solver
+// steps for a continuous sampler); for an adaptive one, the first len(budgets) (at most 4) values of its knob
+// sweep, or a single run when it has no knob.
 func decodings(samplers []string, budgets []int, temperature float64) ([]Decoding, error) {
 	var out []Decoding
 	for _, name := range samplers {
 		s, err := lookupSampler(name)
 		if err != nil {
 			return nil, err
+		}
+		if s.Transfer == llada.TransferContinuous {
+			for _, n := range budgets {
+				out = append(out, Decoding{Sampler: name, Steps: n})
+			}
+			continue
 		}
 		if !adaptive(s) {
 			for _, k := range budgets {
@@ -172,6 +221,18 @@ func (d Decoding) config(masked int, seed uint64) (llada.GenerateConfig, error) 
 	s, err := lookupSampler(d.Sampler)
 	if err != nil {
 		return llada.GenerateConfig{}, err
+	}
+	if s.Transfer == llada.TransferContinuous {
+		// The whole region is integrated at once: no blocks, no temperature, Steps solver steps.
+		if d.Steps < 0 || d.Temperature != 0 || d.Knob != 0 || d.BlockLength != 0 {
+			return llada.GenerateConfig{}, fmt.Errorf("%w: continuous sampler %s takes solver steps only (steps %d, temperature %v, knob %v, block length %d)",
+				ErrBadConfig, d.Sampler, d.Steps, d.Temperature, d.Knob, d.BlockLength)
+		}
+		cfg := llada.GenerateConfig{GenLength: masked, Steps: d.continuousSteps(), Seed: seed, Sampler: s}
+		if err := cfg.Validate(); err != nil {
+			return llada.GenerateConfig{}, fmt.Errorf("eval: sampler %s: %w", d.Label(), err)
+		}
+		return cfg, nil
 	}
 	if d.Knob != 0 {
 		sw := knobSweep(s)

@@ -17,13 +17,21 @@
 // When the judge carries hidden-state features (docs/contract.md, "Hidden-state features"), infill and genppl
 // also get semantic measures: BERTScore-style greedy matching and pooled cosine of each infill against its
 // reference, and MAUVE (with its precision/recall reading) of the samples against the human continuations of
-// the same prompts; genppl also reports distinct-n and self-BLEU over words. The report checks the features
-// first (paraphrase-like pairs against unrelated sentences) and gives MAUVE's reference rows (human text of
-// other documents, unigram samples) at the same sample size.
+// the same prompts; genppl also reports distinct-n and self-BLEU over words. MAUVE's features join the pooled
+// hidden states with the judge's mean log-probability of the continuation (MauveVectors: the small judge's
+// hidden states alone do not tell unigram word salad from text). The report checks the features first
+// (paraphrase-like pairs against unrelated sentences) and gives MAUVE's reference rows (held-out text of the
+// same and of other documents, unigram samples) at the same sample size.
 //
 // Every task decodes through llada.Stream, so every sampler the engine knows is evaluated the same way, and
 // batches many items per forward pass. Fill is the infill entry point: it decodes arbitrary masked positions of
 // a canvas (not only a suffix) by presenting the engine a permuted view of the canvas.
+//
+// A continuous-family model (Data.Continuous, llada.family = continuous) adds its samplers (ddim, ddpm,
+// dpm-solver++, euler, heun) to infill and genppl: the same prompts, spans, judge and diversity metrics, rows
+// beside the masked ones, with solver steps as their NFE budget (Decoding.Steps). They run through
+// llada.Model.Stream (SampleModel, InfillModel); infill holds the given tokens clean and integrates the span from
+// noise. Their genppl rows carry no MAUVE (it would sample as many prompts again).
 //
 // All randomness comes from the seed in Config; equal seeds give equal reports.
 package eval

@@ -3,6 +3,7 @@ package eval
 import (
 	"context"
 	"fmt"
+	"iter"
 	"time"
 
 	"github.com/llada-go/llada"
@@ -20,9 +21,30 @@ type SampleScore struct {
 	Seconds  float64 // sampling time (the judge's time excluded)
 }
 
+// streamer runs one generation and yields its steps: llada.Stream over a masked denoiser, or
+// llada.Model.Stream, which serves both families.
+type streamer func(ctx context.Context, prompts [][]int, cfg llada.GenerateConfig) iter.Seq2[llada.Step, error]
+
 // Sample continues every prompt with genLen tokens using dec, batch prompts per generation (batch <= 0 means
-// 32), and returns prompt+continuation per prompt with the forward passes per sample.
+// 32), and returns prompt+continuation per prompt with the forward passes per sample. It runs masked samplers;
+// SampleModel runs either family.
 func Sample(ctx context.Context, den llada.Denoiser, c llada.Contract, prompts [][]int, genLen int, dec Decoding, batch int, seed uint64) ([][]int, FillResult, error) {
+	if dec.Continuous() {
+		return nil, FillResult{}, fmt.Errorf("%w: %s is a continuous-family sampler; use SampleModel with a continuous model", ErrBadConfig, dec.Sampler)
+	}
+	return sample(ctx, func(ctx context.Context, p [][]int, cfg llada.GenerateConfig) iter.Seq2[llada.Step, error] {
+		return llada.Stream(ctx, den, c, p, cfg)
+	}, prompts, genLen, dec, batch, seed)
+}
+
+// SampleModel is Sample through m.Stream, so that it runs the samplers of m's family: a continuous model
+// (llada.family = continuous) with its ddim, ddpm, dpm-solver++, euler and heun, a masked model with the
+// masked samplers. A sampler of the other family is an error naming the model's samplers.
+func SampleModel(ctx context.Context, m *llada.Model, prompts [][]int, genLen int, dec Decoding, batch int, seed uint64) ([][]int, FillResult, error) {
+	return sample(ctx, m.Stream, prompts, genLen, dec, batch, seed)
+}
+
+func sample(ctx context.Context, stream streamer, prompts [][]int, genLen int, dec Decoding, batch int, seed uint64) ([][]int, FillResult, error) {
 	start := time.Now()
 	if len(prompts) == 0 {
 		return nil, FillResult{}, fmt.Errorf("%w: no prompts", ErrEmptyDataset)
@@ -40,7 +62,7 @@ func Sample(ctx context.Context, den llada.Denoiser, c llada.Contract, prompts [
 		hi := min(lo+batch, len(prompts))
 		cfg.Seed = seed + uint64(b)*0x9e3779b97f4a7c15
 		var last llada.Step
-		for st, err := range llada.Stream(ctx, den, c, prompts[lo:hi], cfg) {
+		for st, err := range stream(ctx, prompts[lo:hi], cfg) {
 			if err != nil {
 				return nil, FillResult{}, err
 			}

@@ -118,11 +118,40 @@ func (p Perplexity) Value() float64 { return math.Exp(p.NLL / float64(p.Tokens))
 // forward passes of at most batch rows (batch <= 0 means 32). from[i] must be at least 1: the first token has
 // no context to be predicted from.
 func (j *Judge) GenPPL(ctx context.Context, seqs [][]int, from []int, batch int) (Perplexity, error) {
+	var out Perplexity
+	err := j.score(ctx, seqs, from, batch, func(_ int, nll float64) {
+		out.NLL += nll
+		out.Tokens++
+	})
+	if err != nil {
+		return Perplexity{}, err
+	}
+	return out, nil
+}
+
+// MeanLogProbs returns, per sequence, the mean log-probability (nats) that the judge gives its tokens from
+// position from[i] on: the per-sequence form of GenPPL (exp of minus the mean over all tokens of all sequences
+// is GenPPL when the sequences have equal lengths), with the same arguments and checks.
+func (j *Judge) MeanLogProbs(ctx context.Context, seqs [][]int, from []int, batch int) ([]float64, error) {
+	out := make([]float64, len(seqs))
+	err := j.score(ctx, seqs, from, batch, func(i int, nll float64) { out[i] -= nll })
+	if err != nil {
+		return nil, err
+	}
+	for i, s := range seqs {
+		out[i] /= float64(len(s) - from[i])
+	}
+	return out, nil
+}
+
+// score runs the judge over seqs and calls add(i, nll) for every scored token of sequence i, in a fixed order
+// (lengths in first-seen order, rows in input order, positions ascending), so sums are reproducible.
+func (j *Judge) score(ctx context.Context, seqs [][]int, from []int, batch int, add func(i int, nll float64)) error {
 	if len(seqs) == 0 {
-		return Perplexity{}, fmt.Errorf("%w: no samples to score", ErrEmptyDataset)
+		return fmt.Errorf("%w: no samples to score", ErrEmptyDataset)
 	}
 	if len(from) != len(seqs) {
-		return Perplexity{}, fmt.Errorf("%w: %d sequences but %d start positions", ErrBadConfig, len(seqs), len(from))
+		return fmt.Errorf("%w: %d sequences but %d start positions", ErrBadConfig, len(seqs), len(from))
 	}
 	if batch <= 0 {
 		batch = 32
@@ -131,14 +160,14 @@ func (j *Judge) GenPPL(ctx context.Context, seqs [][]int, from []int, batch int)
 	var lens []int
 	for i, s := range seqs {
 		if from[i] < 1 || from[i] >= len(s) {
-			return Perplexity{}, fmt.Errorf("%w: sequence %d scores from position %d of %d (want 1 <= from < length)", ErrBadConfig, i, from[i], len(s))
+			return fmt.Errorf("%w: sequence %d scores from position %d of %d (want 1 <= from < length)", ErrBadConfig, i, from[i], len(s))
 		}
 		if j.maxSeqLen > 0 && len(s) > j.maxSeqLen {
-			return Perplexity{}, fmt.Errorf("%w: sequence %d has %d tokens, over the judge's max_seq_len %d", ErrBadConfig, i, len(s), j.maxSeqLen)
+			return fmt.Errorf("%w: sequence %d has %d tokens, over the judge's max_seq_len %d", ErrBadConfig, i, len(s), j.maxSeqLen)
 		}
 		for p, id := range s {
 			if id < 0 || id >= j.vocab {
-				return Perplexity{}, fmt.Errorf("%w: sequence %d position %d: id %d outside the judge's vocabulary %d", ErrVocabMismatch, i, p, id, j.vocab)
+				return fmt.Errorf("%w: sequence %d position %d: id %d outside the judge's vocabulary %d", ErrVocabMismatch, i, p, id, j.vocab)
 			}
 		}
 		if _, ok := byLen[len(s)]; !ok {
@@ -146,7 +175,6 @@ func (j *Judge) GenPPL(ctx context.Context, seqs [][]int, from []int, batch int)
 		}
 		byLen[len(s)] = append(byLen[len(s)], i)
 	}
-	var out Perplexity
 	var ids []int64
 	var logits []float32
 	for _, n := range lens {
@@ -164,20 +192,19 @@ func (j *Judge) GenPPL(ctx context.Context, seqs [][]int, from []int, batch int)
 			}
 			logits = logits[:len(ids)*j.vocab]
 			if err := j.net.Forward(ctx, ids, nil, len(rows), n, logits); err != nil {
-				return Perplexity{}, fmt.Errorf("eval: judge forward pass: %w", err)
+				return fmt.Errorf("eval: judge forward pass: %w", err)
 			}
 			for r, i := range rows {
 				for p := from[i]; p < n; p++ {
 					off := (r*n + p - 1) * j.vocab
 					nll, ok := crossEntropy(logits[off:off+j.vocab], seqs[i][p])
 					if !ok {
-						return Perplexity{}, fmt.Errorf("eval: judge returned unusable logits for sequence %d position %d", i, p)
+						return fmt.Errorf("eval: judge returned unusable logits for sequence %d position %d", i, p)
 					}
-					out.NLL += nll
-					out.Tokens++
+					add(i, nll)
 				}
 			}
 		}
 	}
-	return out, nil
+	return nil
 }

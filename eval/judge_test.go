@@ -71,3 +71,27 @@ func TestJudgeVocab(t *testing.T) {
 	_, err = failing.GenPPL(context.Background(), [][]int{{1, 2}}, []int{1}, 1)
 	require.ErrorContains(t, err, "boom")
 }
+
+func TestMeanLogProbs(t *testing.T) {
+	var shapes [][2]int
+	j := nextTokenJudge(t, 10, 0.8, &shapes)
+	seqs := [][]int{{1, 2, 3, 4}, {5, 6, 7, 8}, {1, 2, 9, 9, 9}}
+	from := []int{2, 1, 2}
+	lp, err := j.MeanLogProbs(context.Background(), seqs, from, 2)
+	require.NoError(t, err)
+	// Sequence 0 scores 3,4 (both predicted, q each); sequence 1 scores 6,7,8 (q each); sequence 2 scores its
+	// three 9s, none predicted ((1-q)/9 each).
+	require.Len(t, lp, 3)
+	assert.InDelta(t, math.Log(0.8), lp[0], 1e-5)
+	assert.InDelta(t, math.Log(0.8), lp[1], 1e-5)
+	assert.InDelta(t, math.Log(0.2/9), lp[2], 1e-5)
+	// The per-sequence means weighted by token counts give GenPPL's total.
+	ppl, err := j.GenPPL(context.Background(), seqs, from, 2)
+	require.NoError(t, err)
+	assert.InDelta(t, -ppl.NLL, 2*lp[0]+3*lp[1]+3*lp[2], 1e-5)
+
+	_, err = j.MeanLogProbs(context.Background(), seqs, []int{2, 1}, 2)
+	require.ErrorIs(t, err, ErrBadConfig)
+	_, err = j.MeanLogProbs(context.Background(), [][]int{{1, 12}}, []int{1}, 2)
+	require.ErrorIs(t, err, ErrVocabMismatch)
+}

@@ -309,23 +309,3 @@ func parallelRows(n int, fn func(r int)) {
 	}
 	wg.Wait()
 }
-
-// meanVar returns the mean and the unbiased sample variance (0 for fewer than two values).
-func meanVar(x []float64) (float64, float64) {
-	if len(x) == 0 {
-		return 0, 0
-	}
-	m := 0.0
-	for _, v := range x {
-		m += v
-	}
-	m /= float64(len(x))
-	if len(x) < 2 {
-		return m, 0
-	}
-	v := 0.0
-	for _, e := range x {
-		v += (e - m) * (e - m)
-	}
-	return m, v / float64(len(x)-1)
-}

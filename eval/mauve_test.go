@@ -173,3 +173,39 @@ func TestKMeansSeparatesBlobs(t *testing.T) {
 	assert.Len(t, groups, 3)
 	assert.Equal(t, labels, kmeans(x, 3, 5, 100, 1), "seeded")
 }
+
+// MauveVectors by hand: the reference's log-probabilities -1 and -3 have mean -2 and σ 1; its content vectors
+// (1,0) and (0,1) have mean (½,½) and variance ¼ per dimension, total ½, so the fluency coordinate is
+// √½·(lp+2).
+func TestMauveVectors(t *testing.T) {
+	ref := SentenceFeatures{Content: [][]float64{{1, 0}, {0, 1}}, LogProb: []float64{-1, -3}}
+	x := SentenceFeatures{Content: [][]float64{{0.6, 0.8}, {1, 0}}, LogProb: []float64{-4, -2}}
+	v, err := MauveVectors(ref, x)
+	require.NoError(t, err)
+	require.Len(t, v, 2)
+	assert.InDeltaSlice(t, []float64{0.6, 0.8, -2 * math.Sqrt(0.5)}, v[0], 1e-12)
+	assert.InDeltaSlice(t, []float64{1, 0, 0}, v[1], 1e-12)
+	// On the reference itself both blocks carry the same variance: ½ for the content, ½ for the fluency.
+	rv, err := MauveVectors(ref, ref)
+	require.NoError(t, err)
+	assert.InDelta(t, math.Sqrt(0.5), rv[0][2], 1e-12)
+	assert.InDelta(t, -math.Sqrt(0.5), rv[1][2], 1e-12)
+	assert.Equal(t, []float64{1, 0}, ref.Content[0], "inputs untouched")
+
+	for name, tc := range map[string]struct {
+		ref, x SentenceFeatures
+		want   error
+	}{
+		"one reference":      {SentenceFeatures{Content: [][]float64{{1, 0}}, LogProb: []float64{-1}}, x, ErrEmptyDataset},
+		"flat log-probs":     {SentenceFeatures{Content: ref.Content, LogProb: []float64{-2, -2}}, x, ErrBadConfig},
+		"same content":       {SentenceFeatures{Content: [][]float64{{1, 0}, {1, 0}}, LogProb: ref.LogProb}, x, ErrBadConfig},
+		"lengths differ":     {ref, SentenceFeatures{Content: x.Content, LogProb: []float64{-1}}, ErrEmptyDataset},
+		"empty":              {ref, SentenceFeatures{}, ErrEmptyDataset},
+		"dimension mismatch": {ref, SentenceFeatures{Content: [][]float64{{1, 0, 0}}, LogProb: []float64{-1}}, ErrBadConfig},
+		"ragged":             {ref, SentenceFeatures{Content: [][]float64{{1, 0}, {1}}, LogProb: []float64{-1, -1}}, ErrBadConfig},
+		"not finite":         {ref, SentenceFeatures{Content: [][]float64{{1, 0}}, LogProb: []float64{math.Inf(-1)}}, ErrBadConfig},
+	} {
+		_, err := MauveVectors(tc.ref, tc.x)
+		require.ErrorIs(t, err, tc.want, name)
+	}
+}

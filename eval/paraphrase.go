@@ -127,14 +127,3 @@ func AUC(pos, neg []float64) float64 {
 	}
 	return total / float64(len(pos)*len(neg))
 }
-
-func mean(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := 0.0
-	for _, x := range v {
-		s += x
-	}
-	return s / float64(len(v))
-}

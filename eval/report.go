@@ -44,13 +44,13 @@ func (r *Report) WriteMarkdown(w io.Writer, o MarkdownOptions) error {
 		fmt.Fprintf(&b, "## Samples: generative perplexity and diversity\n\n")
 		fmt.Fprintf(&b, "%d held-out prompts of %d tokens, %d generated tokens each at temperature %g; generative perplexity "+
 			"under the autoregressive judge (lower is better), mean per-sample unigram entropy (nats), distinct-n over all "+
-			"samples and self-BLEU-4 (lower is more diverse). k = tokens committed per forward pass; adaptive samplers decide their own number of passes, and their threshold (τ), factor (f) or entropy budget (γ) is swept instead.\n\n",
-			c.GenPrompts, c.PromptLength, c.GenLength, c.GenTemperature)
+			"samples and self-BLEU-4 (lower is more diverse). k = tokens committed per forward pass; adaptive samplers decide their own number of passes, and their threshold (τ), factor (f) or entropy budget (γ) is swept instead.%s\n\n",
+			c.GenPrompts, c.PromptLength, c.GenLength, c.GenTemperature, r.continuousNote())
 		b.WriteString("| sampler | setting | NFE | gen PPL | entropy | distinct-1 | distinct-2 | distinct-3 | self-BLEU | time |\n")
 		b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 		for _, row := range r.Samples {
 			s := row.SampleScore
-			fmt.Fprintf(&b, "| %s | %s | %.1f | %.1f | %.2f | %.3f | %.3f | %.3f | %.3f | %s |\n", row.Decoding.Sampler,
+			fmt.Fprintf(&b, "| %s | %s | %.1f | %.1f | %.2f | %.3f | %.3f | %.3f | %.3f | %s |\n", row.Decoding.Name(),
 				row.Decoding.Setting(), s.MeanNFE, s.GenPPL, s.Entropy, s.Distinct[0], s.Distinct[1], s.Distinct[2],
 				s.SelfBLEU, fmtDuration(s.Seconds))
 		}
@@ -64,8 +64,8 @@ func (r *Report) WriteMarkdown(w io.Writer, o MarkdownOptions) error {
 		fmt.Fprintf(&b, "%d held-out sentences cut to %d tokens; in each, one span of %s tokens masked at the start, middle and "+
 			"end (%d items) and decoded greedily. Exact match of the whole span (EM) and token accuracy. Token accuracy "+
 			"rewards the most probable token at each position on its own, which decoding a span in one pass approximates; "+
-			"exact match rewards a span that is right as a whole.\n\n",
-			c.InfillSentences, c.InfillLength, joinInts(spans), r.Infill[0].Items)
+			"exact match rewards a span that is right as a whole.%s\n\n",
+			c.InfillSentences, c.InfillLength, joinInts(spans), r.Infill[0].Items, r.continuousInfillNote())
 		b.WriteString("| sampler | setting | NFE | EM | token acc |")
 		for _, k := range spans {
 			fmt.Fprintf(&b, " EM len %d |", k)
@@ -74,7 +74,7 @@ func (r *Report) WriteMarkdown(w io.Writer, o MarkdownOptions) error {
 		b.WriteString(strings.Repeat("--:|", len(spans)+4) + "\n")
 		for _, row := range r.Infill {
 			s := row.InfillScore
-			fmt.Fprintf(&b, "| %s | %s | %.2f | %.3f | %.3f |", row.Decoding.Sampler, row.Decoding.Setting(), s.MeanNFE, s.ExactMatch, s.TokenAcc)
+			fmt.Fprintf(&b, "| %s | %s | %.2f | %.3f | %.3f |", row.Decoding.Name(), row.Decoding.Setting(), s.MeanNFE, s.ExactMatch, s.TokenAcc)
 			for _, k := range spans {
 				fmt.Fprintf(&b, " %.3f |", s.BySpan[k])
 			}
@@ -110,6 +110,40 @@ func (r *Report) WriteMarkdown(w io.Writer, o MarkdownOptions) error {
 	r.writeSemanticMarkdown(&b, o)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// hasContinuous reports whether rows of continuous-family samplers are in the report.
+func (r *Report) hasContinuous() bool {
+	for _, row := range r.Samples {
+		if row.Decoding.Continuous() {
+			return true
+		}
+	}
+	for _, row := range r.Infill {
+		if row.Decoding.Continuous() {
+			return true
+		}
+	}
+	return false
+}
+
+// continuousNote explains the continuous rows of the samples table, when there are any.
+func (r *Report) continuousNote() string {
+	if !r.hasContinuous() {
+		return ""
+	}
+	return " Rows marked (continuous) run the continuous-family model (embedding-space Gaussian diffusion) on the same prompts: " +
+		"steps = solver steps, one forward pass each (heun two, one on its last step); they take no temperature (their " +
+		"randomness is the Gaussian starting point, and ddpm's noise at every step). Their MAUVE columns are not computed."
+}
+
+// continuousInfillNote says how the continuous rows of the infill table decode.
+func (r *Report) continuousInfillNote() string {
+	if !r.hasContinuous() {
+		return ""
+	}
+	return " Rows marked (continuous) hold every given token clean and integrate the span from Gaussian noise in steps solver " +
+		"steps (not greedily), with one extra generated position after the sentence that is discarded."
 }
 
 func joinInts(v []int) string {

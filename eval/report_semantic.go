@@ -19,9 +19,11 @@ func (r *Report) writeSemanticMarkdown(b *strings.Builder, o MarkdownOptions) {
 	if rows := r.SemanticSamples(); len(rows) > 0 {
 		fmt.Fprintf(b, "### MAUVE and word-level diversity of the samples\n\n")
 		fmt.Fprintf(b, "MAUVE (Pillutla et al. 2021) between the continuations of %d held-out prompts (the %d genppl samples and %d more, "+
-			"drawn the same way) and the human continuations of the same prompts: judge features mean-pooled over the %d "+
-			"continuation tokens, L2-normalised, PCA to 90%% of the variance, k-means into %d clusters, area under the divergence "+
-			"curve with c = 5 (higher is closer to human text). Precision and recall read the same cluster histograms as "+
+			"drawn the same way) and the human continuations of the same prompts. Features of a continuation: the judge's final "+
+			"hidden states mean-pooled over its %d tokens (L2-normalised: content) joined with its mean log-probability under the "+
+			"judge (fluency; standardised on the human continuations and weighted to carry as much variance there as the content "+
+			"block, eval.MauveVectors); then as the reference implementation: L2-normalised, PCA to 90%% of the variance, k-means "+
+			"into %d clusters, area under the divergence curve with c = 5 (higher is closer to human text). Precision and recall read the same cluster histograms as "+
 			"Sajjadi et al. (2018) do (PRD, F_1/8 and F_8): precision drops when the model writes where humans do not, recall "+
 			"when it misses where humans write (mode collapse). Word columns "+
 			"count lower-cased words and punctuation marks of the %d genppl samples (not token ids).\n\n",
@@ -30,7 +32,7 @@ func (r *Report) writeSemanticMarkdown(b *strings.Builder, o MarkdownOptions) {
 		b.WriteString("| sampler | setting | NFE | gen PPL | MAUVE | precision | recall | word distinct-1 | word distinct-2 | word self-BLEU | id distinct-2 |\n")
 		b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 		for _, ref := range r.MauveReferences {
-			fmt.Fprintf(b, "| *%s* | - | - | - | %.3f | %.3f | %.3f | - | - | - | - |\n", ref.Name, ref.Mauve.Mauve, ref.Mauve.Precision, ref.Mauve.Recall)
+			fmt.Fprintf(b, "| *%s* | - | - | %.1f | %.3f | %.3f | %.3f | - | - | - | - |\n", ref.Name, ref.GenPPL, ref.Mauve.Mauve, ref.Mauve.Precision, ref.Mauve.Recall)
 		}
 		for _, row := range rows {
 			m, w := row.Semantic.Mauve, row.Semantic.Words
@@ -40,7 +42,7 @@ func (r *Report) writeSemanticMarkdown(b *strings.Builder, o MarkdownOptions) {
 		if f, ok := o.Plots[PlotMauve]; ok {
 			fmt.Fprintf(b, "\n![MAUVE vs NFE](%s)\n", f)
 		}
-		fmt.Fprintf(b, "\n%s %s\n\n", r.referenceNote(), rankingNote(rows))
+		fmt.Fprintf(b, "\n%s %s\n\n", r.referenceNote(), rankingNote(rows, r.MauveHumanGenPPL))
 	}
 	if rows := r.semanticInfill(); len(rows) > 0 {
 		b.WriteString("### Semantic similarity of infills\n\n")
@@ -61,28 +63,36 @@ func (r *Report) writeSemanticMarkdown(b *strings.Builder, o MarkdownOptions) {
 	}
 }
 
-// referenceNote reads the reference rows: human text of other documents, and the unigram floor. When the
-// unigram samples score more than half of what human text does, the features see content (which tokens, what
-// topic) more than order and fluency, and the note says so, so that MAUVE is read as coverage.
+// referenceNote reads the reference rows: held-out text of the same documents (the ceiling at this sample
+// size), of other documents (a topic shift) and the unigram floor; it says whether the expected orderings hold
+// (same documents above 0.9, unigram below 0.1) rather than assuming it.
 func (r *Report) referenceNote() string {
-	var held, uni *MauveResult
+	var same, held, uni *MauveReference
 	for i, ref := range r.MauveReferences {
 		switch ref.Name {
+		case refSameDocs:
+			same = &r.MauveReferences[i]
 		case refHeldOut:
-			held = &r.MauveReferences[i].Mauve
+			held = &r.MauveReferences[i]
 		case refUnigram:
-			uni = &r.MauveReferences[i].Mauve
+			uni = &r.MauveReferences[i]
 		}
 	}
-	if held == nil || uni == nil {
+	if same == nil || held == nil || uni == nil {
 		return ""
 	}
-	s := fmt.Sprintf("Reference rows: human continuations from other held-out documents score %.3f against these (a topic shift, "+
-		"and the noise of %d-sample histograms); held-out tokens drawn independently from their unigram distribution score %.3f.",
-		held.Mauve, r.Config.MauvePrompts, uni.Mauve)
-	if uni.Mauve > held.Mauve/2 {
-		s += " So with this judge's features and sample size MAUVE measures coverage of the human content distribution " +
-			"(which words and topics, and how varied: it falls for repetitive samplers) rather than fluency, which gen PPL measures."
+	s := fmt.Sprintf("Reference rows (%d continuations each, the same features and quantisation): held-out text against held-out "+
+		"text of the same documents (alternate blocks of %d sentences) scores %.3f; human continuations from other held-out "+
+		"documents against the prompts' own, %.3f (a topic shift); the prompts continued by tokens drawn independently from the "+
+		"held-out unigram distribution, %.3f (gen PPL %.0f; the human continuations' is %.1f).",
+		r.Config.MauvePrompts, sameDocsBlock, same.Mauve.Mauve, held.Mauve.Mauve, uni.Mauve.Mauve, uni.GenPPL, r.MauveHumanGenPPL)
+	if same.Mauve.Mauve > 0.9 && uni.Mauve.Mauve < 0.1 {
+		s += " So the expected orderings hold (held-out ≈ 1, unigram ≈ 0). The features carry the judge's fluency, so MAUVE " +
+			"falls both for text the judge finds far less likely than human text and for text it finds far more likely " +
+			"(repetitive, low-entropy samplers): it measures closeness to human text, not one-sided quality."
+	} else {
+		s += " The expected orderings (held-out above 0.9, unigram below 0.1) do NOT hold at this sample size: read the MAUVE " +
+			"column with care."
 	}
 	return s
 }
@@ -157,20 +167,21 @@ func (r *Report) writeSemanticSummary(b *strings.Builder, o MarkdownOptions, plo
 	b.WriteString("\n**Semantic fidelity and mode coverage.** ")
 	r.featureLine(b)
 	if rows := r.SemanticSamples(); len(rows) > 0 {
-		fmt.Fprintf(b, "MAUVE of %d continuations against the human continuations of the same prompts (k-means into %d clusters, c = 5; "+
+		fmt.Fprintf(b, "MAUVE of %d continuations against the human continuations of the same prompts (features: the judge's mean-pooled "+
+			"hidden states and its mean log-probability of the continuation; k-means into %d clusters, c = 5; "+
 			"precision/recall = PRD F_1/8 and F_8 of the same histograms), word-level diversity of the genppl samples; each sampler at its "+
 			"most careful setting (most forward passes), all settings in [RESULTS.md](%s):\n\n",
 			rows[0].Semantic.MauveSamples, rows[0].Semantic.Mauve.Buckets, path.Join(plotDir, "RESULTS.md"))
 		b.WriteString("| sampler | setting | NFE | gen PPL | MAUVE | precision | recall | word distinct-2 | word self-BLEU |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 		for _, ref := range r.MauveReferences {
-			fmt.Fprintf(b, "| *%s* | - | - | - | %.3f | %.3f | %.3f | - | - |\n", ref.Name, ref.Mauve.Mauve, ref.Mauve.Precision, ref.Mauve.Recall)
+			fmt.Fprintf(b, "| *%s* | - | - | %.1f | %.3f | %.3f | %.3f | - | - |\n", ref.Name, ref.GenPPL, ref.Mauve.Mauve, ref.Mauve.Precision, ref.Mauve.Recall)
 		}
 		for _, row := range mostCareful(rows) {
 			m, w := row.Semantic.Mauve, row.Semantic.Words
 			fmt.Fprintf(b, "| %s | %s | %.1f | %.1f | %.3f | %.3f | %.3f | %.3f | %.3f |\n", row.Decoding.Sampler, row.Decoding.Setting(),
 				row.MeanNFE, row.GenPPL, m.Mauve, m.Precision, m.Recall, w.Distinct[1], w.SelfBLEU)
 		}
-		fmt.Fprintf(b, "\n%s %s\n", r.referenceNote(), rankingNote(rows))
+		fmt.Fprintf(b, "\n%s %s\n", r.referenceNote(), rankingNote(rows, r.MauveHumanGenPPL))
 		if f, ok := o.Plots[PlotMauve]; ok {
 			fmt.Fprintf(b, "\n![MAUVE vs NFE](%s)\n", path.Join(plotDir, f))
 		}
@@ -223,19 +234,29 @@ func mostCarefulOf[T any](rows []T, key func(T) (string, float64)) []T {
 
 // rankingNote compares the orders that generative perplexity and MAUVE put the samplers in: Spearman's ρ over
 // all settings (1 = the same order), and the samplers whose place at their most careful setting moves by a
-// quarter of the list or more.
-func rankingNote(rows []SampleRow) string {
+// quarter of the list or more. humanPPL (the human continuations' gen PPL; 0 if unknown) adds the order by
+// closeness to it, which a MAUVE that sees fluency should follow more than the one-sided order.
+func rankingNote(rows []SampleRow, humanPPL float64) string {
 	ppl := make([]float64, len(rows))
 	mv := make([]float64, len(rows))
 	wd := make([]float64, len(rows))
+	near := make([]float64, len(rows))
 	for i, row := range rows {
-		ppl[i] = -row.GenPPL // higher is better for all three
+		ppl[i] = -row.GenPPL // higher is better for all four
 		mv[i] = row.Semantic.Mauve.Mauve
 		wd[i] = row.Semantic.Words.Distinct[1]
+		near[i] = -math.Abs(math.Log(row.GenPPL / humanPPL))
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Rankings over the %d settings: Spearman ρ between the order by gen PPL (lower first) and by MAUVE (higher first) "+
 		"is %.2f; between gen PPL and word distinct-2, %.2f.", len(rows), Spearman(ppl, mv), Spearman(ppl, wd))
+	if humanPPL > 0 {
+		fmt.Fprintf(&b, " Between MAUVE and closeness of gen PPL to the human continuations' %.1f (|ln gen PPL − ln %.1f|, "+
+			"smaller first), %.2f.", humanPPL, humanPPL, Spearman(near, mv))
+	}
+	if moved := largestMoves(rows, ppl, mv, 6); len(moved) > 0 {
+		fmt.Fprintf(&b, " Settings whose place (of %d, 1 = best) moves most between the two orders: %s.", len(rows), strings.Join(moved, "; "))
+	}
 	top := mostCareful(rows)
 	if len(top) < 2 {
 		return b.String()
@@ -258,6 +279,28 @@ func rankingNote(rows []SampleRow) string {
 		fmt.Fprintf(&b, " At each sampler's most careful setting (%d samplers, place 1 = best), MAUVE moves: %s.", len(top), strings.Join(moved, "; "))
 	}
 	return b.String()
+}
+
+// largestMoves lists the n settings whose places by gen PPL and by MAUVE differ most (and at all), largest
+// difference first (ties: row order). No threshold: a fixed cut hid a setting that moved from place 19.5 to
+// 1.5 of 73 because a quarter of the list is 18.25.
+func largestMoves(rows []SampleRow, ppl, mv []float64, n int) []string {
+	rp, rm := placeOf(ppl), placeOf(mv)
+	idx := make([]int, len(rows))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return math.Abs(rp[idx[a]]-rm[idx[a]]) > math.Abs(rp[idx[b]]-rm[idx[b]]) })
+	var out []string
+	for _, i := range idx {
+		if len(out) == n || rp[i] == rm[i] {
+			break
+		}
+		row := rows[i]
+		out = append(out, fmt.Sprintf("%s %s (gen PPL %.1f, place %g; MAUVE %.3f, place %g)", row.Decoding.Sampler, row.Decoding.Setting(),
+			row.GenPPL, rp[i], row.Semantic.Mauve.Mauve, rm[i]))
+	}
+	return out
 }
 
 // placeOf gives 1-based places, best (largest) first; ties share the mean place.

@@ -74,6 +74,16 @@ type Config struct {
 	LikelihoodLength int      // default 64
 	MC               MCConfig // default 128 copies per sequence (LLaDA's mc_num) in draws of 16
 
+	// ContinuousSamplers are the continuous-family samplers evaluated on infill and genppl when Data.Continuous
+	// is set; default llada.ContinuousSamplerNames(). ContinuousSteps are their budgets on genppl, in solver
+	// steps (one forward pass each, heun two but one on its last step); default 8, 32. ContinuousInfillSteps
+	// are their budgets on infill, default 8 only: infill decodes 8 times as many rows as genppl (192 against
+	// 24 by default), and every continuous step does Go-side work over V x D at every position; at 32 steps the
+	// five samplers' infill took about 5 minutes on the shared 2-core machine, against about 1 at 8.
+	ContinuousSamplers    []string
+	ContinuousSteps       []int
+	ContinuousInfillSteps []int
+
 	// Semantic metrics (run_semantic.go), computed when the judge has hidden-state features.
 	// MauvePrompts is the number of prompts whose continuations MAUVE compares with the human ones: the
 	// GenPrompts genppl samples and more drawn the same way; default 48.
@@ -111,6 +121,15 @@ func (c Config) withDefaults() Config {
 	if len(c.TokensPerStep) == 0 {
 		c.TokensPerStep = []int{1, 2, 4, 8}
 	}
+	if len(c.ContinuousSamplers) == 0 {
+		c.ContinuousSamplers = llada.ContinuousSamplerNames()
+	}
+	if len(c.ContinuousSteps) == 0 {
+		c.ContinuousSteps = []int{8, 32}
+	}
+	if len(c.ContinuousInfillSteps) == 0 {
+		c.ContinuousInfillSteps = []int{8}
+	}
 	if len(c.SudokuTokensPerStep) == 0 {
 		c.SudokuTokensPerStep = []int{1, 3, 9}
 	}
@@ -142,13 +161,16 @@ func (c Config) withDefaults() Config {
 }
 
 // Data is what the tasks run on. Only the parts the selected tasks need must be set: Text and Sentences for
-// infill, genppl and likelihood, Judge for genppl, Sudoku and Puzzles for sudoku.
+// infill, genppl and likelihood, Judge for genppl, Sudoku and Puzzles for sudoku. Continuous, when set, is a
+// continuous-family model (llada.family = continuous) whose samplers join the masked ones on infill and genppl,
+// on the same sentences and prompts.
 type Data struct {
-	Text      *llada.Model
-	Sudoku    *llada.Model
-	Judge     *Judge
-	Sentences []string
-	Puzzles   []Puzzle
+	Text       *llada.Model
+	Continuous *llada.Model
+	Sudoku     *llada.Model
+	Judge      *Judge
+	Sentences  []string
+	Puzzles    []Puzzle
 }
 
 // Report holds everything a run measured.
@@ -164,7 +186,9 @@ type Report struct {
 	// features, the MAUVE reference rows, and the calibration task.
 	Paraphrase      *SeparationScore
 	MauveReferences []MauveReference
-	Calibration     *CalibrationScore
+	// MauveHumanGenPPL is the judge's generative perplexity of the human continuations MAUVE compares with.
+	MauveHumanGenPPL float64
+	Calibration      *CalibrationScore
 }
 
 // InfillRow is one sampler setting on the infill task.
@@ -217,16 +241,32 @@ func Run(ctx context.Context, cfg Config, data Data, progressOut io.Writer) (*Re
 	if err != nil {
 		return nil, err
 	}
+	// The continuous rows follow the masked ones in the same tables and plots, run on data.Continuous.
+	var contDecs, contInfillDecs []Decoding
+	if data.Continuous != nil {
+		if contDecs, err = decodings(cfg.ContinuousSamplers, cfg.ContinuousSteps, 0); err != nil {
+			return nil, err
+		}
+		if contInfillDecs, err = decodings(cfg.ContinuousSamplers, cfg.ContinuousInfillSteps, 0); err != nil {
+			return nil, err
+		}
+	}
+	modelOf := func(d Decoding) *llada.Model {
+		if d.Continuous() {
+			return data.Continuous
+		}
+		return data.Text
+	}
 	units := 0
 	has := func(t string) bool { return slices.Contains(cfg.Tasks, t) }
 	if has(TaskInfill) {
-		units += len(textDecs)
+		units += len(textDecs) + len(contInfillDecs)
 	}
 	if has(TaskSudoku) {
 		units += len(sudokuDecs)
 	}
 	if has(TaskGenPPL) {
-		units += len(textDecs)
+		units += len(textDecs) + len(contDecs)
 	}
 	if has(TaskLikelihood) {
 		units++
@@ -248,8 +288,8 @@ func Run(ctx context.Context, cfg Config, data Data, progressOut io.Writer) (*Re
 			return nil, fmt.Errorf("eval: infill: %w", err)
 		}
 		items := InfillItems(seqs, cfg.InfillSpans)
-		for _, d := range textDecs {
-			s, err := Infill(ctx, m.Denoiser(), m.Contract(), items, d, cfg.Batch, cfg.Seed)
+		for _, d := range append(slices.Clone(textDecs), contInfillDecs...) {
+			s, err := InfillModel(ctx, modelOf(d), items, d, cfg.Batch, cfg.Seed)
 			if err != nil {
 				return nil, fmt.Errorf("eval: infill with %s: %w", d.Label(), err)
 			}
@@ -285,9 +325,16 @@ func Run(ctx context.Context, cfg Config, data Data, progressOut io.Writer) (*Re
 		for i, p := range prompts {
 			from[i] = len(p)
 		}
-		for _, d := range textDecs {
-			d.Temperature = cfg.GenTemperature
-			seqs, fr, err := Sample(ctx, m.Denoiser(), m.Contract(), prompts, cfg.GenLength, d, cfg.Batch, cfg.Seed)
+		for _, d := range append(slices.Clone(textDecs), contDecs...) {
+			var seqs [][]int
+			var fr FillResult
+			if d.Continuous() {
+				// Continuous samplers draw their own Gaussian noise and take no temperature.
+				seqs, fr, err = SampleModel(ctx, data.Continuous, prompts, cfg.GenLength, d, cfg.Batch, cfg.Seed)
+			} else {
+				d.Temperature = cfg.GenTemperature
+				seqs, fr, err = Sample(ctx, m.Denoiser(), m.Contract(), prompts, cfg.GenLength, d, cfg.Batch, cfg.Seed)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("eval: genppl with %s: %w", d.Label(), err)
 			}
@@ -297,7 +344,10 @@ func Run(ctx context.Context, cfg Config, data Data, progressOut io.Writer) (*Re
 			}
 			s.MeanNFE, s.Forwards, s.Seconds = fr.MeanNFE(), fr.Forwards, fr.Elapsed.Seconds()
 			row := SampleRow{Decoding: d, SampleScore: s}
-			if sem != nil {
+			// MAUVE needs as many samples again from more prompts; for the continuous model, whose Go-side
+			// rounding over V x D dominates its step, that would double its share of the run, so its rows
+			// carry the id-based diversity only.
+			if sem != nil && !d.Continuous() {
 				if row.Semantic, err = sem.samples(ctx, m, d, seqs); err != nil {
 					return nil, fmt.Errorf("eval: genppl semantics with %s: %w", d.Label(), err)
 				}
@@ -350,6 +400,16 @@ func validate(ctx context.Context, cfg Config, data Data) error {
 			if !slices.Contains(SamplerNames(), s) {
 				return fmt.Errorf("%w %q (known: %s)", ErrUnknownSampler, s, strings.Join(SamplerNames(), ", "))
 			}
+		}
+	}
+	for _, s := range cfg.ContinuousSamplers {
+		if !slices.Contains(llada.ContinuousSamplerNames(), s) {
+			return fmt.Errorf("%w %q: not a continuous-family sampler (known: %s)", ErrUnknownSampler, s, strings.Join(llada.ContinuousSamplerNames(), ", "))
+		}
+	}
+	for _, n := range append(slices.Clone(cfg.ContinuousSteps), cfg.ContinuousInfillSteps...) {
+		if n < 1 {
+			return fmt.Errorf("%w: continuous solver steps %d must be at least 1", ErrBadConfig, n)
 		}
 	}
 	for _, k := range append(slices.Clone(cfg.TokensPerStep), cfg.SudokuTokensPerStep...) {
@@ -415,6 +475,16 @@ func validate(ctx context.Context, cfg Config, data Data) error {
 			return err
 		}
 	}
+	if cm := data.Continuous; cm != nil && needText {
+		if err := checkContinuousModel(cm, data.Text, data.Sentences); err != nil {
+			return err
+		}
+		if data.Judge != nil {
+			if err := data.Judge.CheckVocab(cm.Contract().VocabSize); err != nil {
+				return fmt.Errorf("eval: continuous model: %w", err)
+			}
+		}
+	}
 	if data.Judge != nil && needText {
 		// A judge given for the semantic metrics of infill must read the model's ids too.
 		if err := data.Judge.CheckVocab(data.Text.Contract().VocabSize); err != nil {
@@ -430,6 +500,26 @@ func validate(ctx context.Context, cfg Config, data Data) error {
 		}
 		if n := cfg.PromptLength + cfg.GenLength; data.Judge.maxSeqLen > 0 && n > data.Judge.maxSeqLen {
 			return fmt.Errorf("%w: prompt + generation = %d tokens, over the judge's max_seq_len %d", ErrBadConfig, n, data.Judge.maxSeqLen)
+		}
+	}
+	return nil
+}
+
+// checkContinuousModel checks that the continuous model is one and reads the text model's token ids: the
+// prompts and infill sentences are tokenized once, with the text model's tokenizer, for both families.
+func checkContinuousModel(cm, text *llada.Model, sentences []string) error {
+	c := cm.Contract()
+	if c.Family != llada.FamilyContinuous {
+		return fmt.Errorf("%w: the continuous model has llada.family = %q", ErrBadConfig, c.Family)
+	}
+	if c.VocabSize != text.Contract().VocabSize {
+		return fmt.Errorf("%w: the continuous model's vocabulary %d differs from the text model's %d", ErrVocabMismatch, c.VocabSize, text.Contract().VocabSize)
+	}
+	for i, s := range sentences[:min(len(sentences), 8)] {
+		a, errA := text.Tokenizer().Encode(s, false)
+		b, errB := cm.Tokenizer().Encode(s, false)
+		if errA != nil || errB != nil || !slices.Equal(a, b) {
+			return fmt.Errorf("%w: the continuous model's tokenizer encodes held-out sentence %d differently from the text model's", ErrVocabMismatch, i)
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@ package eval
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 
@@ -25,20 +26,29 @@ type SampleSemantics struct {
 type MauveReference struct {
 	Name  string
 	Mauve MauveResult
+	// GenPPL is the judge's generative perplexity of the reference's continuations.
+	GenPPL float64
 }
 
 // Names of the MAUVE reference rows.
 const (
-	refHeldOut = "held-out text, other documents"
-	refUnigram = "unigram samples"
+	refSameDocs = "held-out text, same documents"
+	refHeldOut  = "held-out text, other documents"
+	refUnigram  = "unigram samples"
 )
+
+// sameDocsBlock is the block length of the same-documents reference: the held-out file lists its sentences
+// document by document (about 10 each), so alternate blocks of 4 continuations give two halves drawn from the
+// same documents, of which only block edges share text.
+const sameDocsBlock = 4
 
 // semantics holds what the feature-based metrics share across sampler settings.
 type semantics struct {
 	enc          *Encoder
+	judge        *Judge
 	tok          llada.Tokenizer
 	promptLen    int
-	human        [][]float64 // features of the human continuations of the MAUVE prompts
+	human        SentenceFeatures // features of the human continuations of the MAUVE prompts, MAUVE's scale
 	mauvePrompts [][]int
 	infillRefs   []Features // features of the infill references, encoded on first use
 	cfg          Config
@@ -60,7 +70,7 @@ func newSemantics(ctx context.Context, cfg Config, data Data, rep *Report) (*sem
 		return nil, fmt.Errorf("eval: paraphrase check: %w", err)
 	}
 	rep.Paraphrase = &sep
-	s := &semantics{enc: enc, tok: tok, promptLen: cfg.PromptLength, cfg: cfg}
+	s := &semantics{enc: enc, judge: data.Judge, tok: tok, promptLen: cfg.PromptLength, cfg: cfg}
 	if !hasTask(cfg, TaskGenPPL) {
 		return s, nil
 	}
@@ -77,33 +87,78 @@ func newSemantics(ctx context.Context, cfg Config, data Data, rep *Report) (*sem
 	if s.human, err = s.features(ctx, own); err != nil {
 		return nil, err
 	}
+	if _, err = MauveVectors(s.human, s.human); err != nil {
+		return nil, fmt.Errorf("eval: mauve: %w", err)
+	}
+	rep.MauveHumanGenPPL = genPPLOf(s.human)
 	s.mauvePrompts = make([][]int, len(own))
 	for i, c := range own {
 		s.mauvePrompts[i] = c[:cfg.PromptLength]
-	}
-	heldout, err := s.features(ctx, other)
-	if err != nil {
-		return nil, err
 	}
 	uni, err := unigramContinuations(tok, data.Sentences, s.mauvePrompts, cfg.GenLength, cfg.Seed)
 	if err != nil {
 		return nil, err
 	}
-	unigram, err := s.features(ctx, uni)
-	if err != nil {
-		return nil, err
-	}
-	for _, ref := range []struct {
-		name string
-		f    [][]float64
-	}{{refHeldOut, heldout}, {refUnigram, unigram}} {
-		m, err := Mauve(s.human, ref.f, MauveConfig{Seed: cfg.Seed})
+	// The same-documents row deals all the held-out continuations here (the prompts' and the others) into two
+	// halves by alternate blocks and measures one half against the other: the prompts' own documents have no
+	// sentences left to compare their continuations with.
+	half, rest := alternateBlocks(conts, sameDocsBlock)
+	refs := []struct {
+		name  string
+		human [][]int
+		seqs  [][]int
+	}{{refSameDocs, half, rest}, {refHeldOut, own, other}, {refUnigram, own, uni}}
+	for _, ref := range refs {
+		human, err := s.features(ctx, ref.human)
 		if err != nil {
 			return nil, err
 		}
-		rep.MauveReferences = append(rep.MauveReferences, MauveReference{ref.name, m})
+		f, err := s.features(ctx, ref.seqs)
+		if err != nil {
+			return nil, err
+		}
+		m, err := s.mauve(human, f)
+		if err != nil {
+			return nil, err
+		}
+		rep.MauveReferences = append(rep.MauveReferences, MauveReference{Name: ref.name, Mauve: m, GenPPL: genPPLOf(f)})
 	}
 	return s, nil
+}
+
+// alternateBlocks splits seqs into blocks of n and deals them alternately to two halves.
+func alternateBlocks(seqs [][]int, n int) (a, b [][]int) {
+	for i, q := range seqs {
+		if (i/n)%2 == 0 {
+			a = append(a, q)
+		} else {
+			b = append(b, q)
+		}
+	}
+	return a, b
+}
+
+// genPPLOf is the generative perplexity of equal-length continuations from their mean log-probabilities.
+func genPPLOf(f SentenceFeatures) float64 {
+	s := 0.0
+	for _, v := range f.LogProb {
+		s += v
+	}
+	return math.Exp(-s / float64(len(f.LogProb)))
+}
+
+// mauve measures model features against human ones, both placed on the scale of the prompts' human
+// continuations (MauveVectors).
+func (s *semantics) mauve(human, model SentenceFeatures) (MauveResult, error) {
+	hv, err := MauveVectors(s.human, human)
+	if err != nil {
+		return MauveResult{}, fmt.Errorf("eval: mauve: %w", err)
+	}
+	mv, err := MauveVectors(s.human, model)
+	if err != nil {
+		return MauveResult{}, fmt.Errorf("eval: mauve: %w", err)
+	}
+	return Mauve(hv, mv, MauveConfig{Seed: s.cfg.Seed})
 }
 
 func hasTask(cfg Config, t string) bool {
@@ -115,17 +170,13 @@ func hasTask(cfg Config, t string) bool {
 	return false
 }
 
-// features mean-pools the judge's features of each sequence over its continuation (after the prompt).
-func (s *semantics) features(ctx context.Context, seqs [][]int) ([][]float64, error) {
-	fs, err := s.enc.Encode(ctx, seqs)
-	if err != nil {
-		return nil, err
-	}
+// features are the judge's sentence features of each sequence's continuation (after the prompt).
+func (s *semantics) features(ctx context.Context, seqs [][]int) (SentenceFeatures, error) {
 	from := make([]int, len(seqs))
 	for i := range from {
 		from[i] = s.promptLen
 	}
-	return SentenceVectors(fs, from), nil
+	return JudgeSentenceFeatures(ctx, s.judge, s.enc, seqs, from, s.cfg.Batch)
 }
 
 // samples measures one setting's continuations: seqs are the genppl samples (prompt + continuation) of the
@@ -158,7 +209,7 @@ func (s *semantics) samples(ctx context.Context, m *llada.Model, dec Decoding, s
 	if err != nil {
 		return nil, err
 	}
-	if out.Mauve, err = Mauve(s.human, f, MauveConfig{Seed: s.cfg.Seed}); err != nil {
+	if out.Mauve, err = s.mauve(s.human, f); err != nil {
 		return nil, err
 	}
 	out.MauveSamples = len(all)

@@ -3,6 +3,7 @@ package eval
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -33,8 +34,14 @@ func TestRunSemantics(t *testing.T) {
 
 	require.NotNil(t, rep.Paraphrase)
 	assert.Equal(t, 10, rep.Paraphrase.Pairs)
-	require.Len(t, rep.MauveReferences, 2)
-	assert.Equal(t, refHeldOut, rep.MauveReferences[0].Name)
+	require.Len(t, rep.MauveReferences, 3)
+	for i, name := range []string{refSameDocs, refHeldOut, refUnigram} {
+		assert.Equal(t, name, rep.MauveReferences[i].Name)
+		assert.Greater(t, rep.MauveReferences[i].GenPPL, 1.0, name)
+	}
+	assert.Greater(t, rep.MauveHumanGenPPL, 1.0)
+	// The fake judge predicts x+1 after x: the unigram draws are far less likely than held-out text.
+	assert.Greater(t, rep.MauveReferences[2].GenPPL, 2*rep.MauveHumanGenPPL)
 	for _, row := range rep.Infill {
 		require.NotNil(t, row.Semantic, row.Decoding.Label())
 		if row.ExactMatch == 1 {
@@ -80,4 +87,35 @@ func TestRunSemantics(t *testing.T) {
 	_, err = Run(context.Background(), cfg, semanticData(t), nil)
 	require.ErrorIs(t, err, ErrEmptyDataset)
 	require.ErrorContains(t, err, "MAUVE needs 80 held-out sentences")
+}
+
+// The notes read the reference rows and the rankings rather than assuming them.
+func TestReferenceAndRankingNotes(t *testing.T) {
+	ref := func(name string, m float64) MauveReference {
+		return MauveReference{Name: name, Mauve: MauveResult{Mauve: m}, GenPPL: 100}
+	}
+	r := &Report{Config: Config{MauvePrompts: 48}, MauveHumanGenPPL: 100,
+		MauveReferences: []MauveReference{ref(refSameDocs, 0.95), ref(refHeldOut, 0.8), ref(refUnigram, 0.01)}}
+	assert.Contains(t, r.referenceNote(), "the expected orderings hold")
+	r.MauveReferences[2].Mauve.Mauve = 0.3
+	assert.Contains(t, r.referenceNote(), "do NOT hold")
+	r.MauveReferences = r.MauveReferences[1:]
+	assert.Empty(t, r.referenceNote(), "a missing reference row gives no note")
+
+	// gen PPL 10, 100, 1000 against human 100: MAUVE 0.2, 0.9, 0.1 follows closeness to 100 exactly (ρ = 1) and
+	// not the one-sided order (ρ = 0.5).
+	var rows []SampleRow
+	for i, c := range []struct{ ppl, mauve float64 }{{10, 0.2}, {100, 0.9}, {1000, 0.1}} {
+		rows = append(rows, SampleRow{Decoding: Decoding{Sampler: fmt.Sprintf("s%d", i)}, SampleScore: SampleScore{GenPPL: c.ppl},
+			Semantic: &SampleSemantics{Mauve: MauveResult{Mauve: c.mauve}}})
+	}
+	note := rankingNote(rows, 100)
+	assert.Contains(t, note, "by MAUVE (higher first) is 0.50")
+	assert.Contains(t, note, "(|ln gen PPL − ln 100.0|, smaller first), 1.00")
+	assert.NotContains(t, rankingNote(rows, 0), "closeness")
+	// Places by gen PPL 1, 2, 3 and by MAUVE 2, 1, 3: the first two move by one place, the third not at all.
+	assert.Contains(t, note, "moves most between the two orders: s0 ")
+	assert.Contains(t, note, "(gen PPL 10.0, place 1; MAUVE 0.200, place 2); s1 ")
+	assert.Contains(t, note, "(gen PPL 100.0, place 2; MAUVE 0.900, place 1).")
+	assert.NotContains(t, note, "gen PPL 1000.0, place")
 }

@@ -33,12 +33,12 @@ func (r *Report) WriteSummary(w io.Writer, o MarkdownOptions, plotDir string) er
 	if len(r.Samples) > 0 {
 		fmt.Fprintf(&b, "**Quality vs forward passes, per sampler.** Continuations (%d tokens, temperature %g) of %d held-out Brown "+
 			"prompts of %d tokens, scored by the autoregressive judge (gen PPL, lower is better; distinct-2 and self-BLEU flag "+
-			"repetition), and greedy infill of masked spans of %s tokens (token accuracy). Settings: k = tokens committed per forward pass; τ, f, γ = the threshold, factor or entropy budget of an adaptive sampler.\n\n",
-			c.GenLength, c.GenTemperature, c.GenPrompts, c.PromptLength, joinInts(sortedInts(c.InfillSpans)))
+			"repetition), and greedy infill of masked spans of %s tokens (token accuracy). Settings: k = tokens committed per forward pass; τ, f, γ = the threshold, factor or entropy budget of an adaptive sampler.%s\n\n",
+			c.GenLength, c.GenTemperature, c.GenPrompts, c.PromptLength, joinInts(sortedInts(c.InfillSpans)), r.continuousSummaryNote())
 		b.WriteString("| sampler | setting | NFE | gen PPL | distinct-2 | self-BLEU | infill NFE | infill token acc |\n|---|--:|--:|--:|--:|--:|--:|--:|\n")
 		for _, row := range r.Samples {
 			k := row.Decoding.Setting()
-			fmt.Fprintf(&b, "| %s | %s | %.1f | %.1f | %.3f | %.3f |", row.Decoding.Sampler, k, row.MeanNFE, row.GenPPL, row.Distinct[1], row.SelfBLEU)
+			fmt.Fprintf(&b, "| %s | %s | %.1f | %.1f | %.3f | %.3f |", row.Decoding.Name(), k, row.MeanNFE, row.GenPPL, row.Distinct[1], row.SelfBLEU)
 			if in, ok := infill[key{row.Decoding.Sampler, k}]; ok {
 				fmt.Fprintf(&b, " %.2f | %.3f |\n", in.MeanNFE, in.TokenAcc)
 			} else {
@@ -75,6 +75,16 @@ func (r *Report) WriteSummary(w io.Writer, o MarkdownOptions, plotDir string) er
 	r.writeSemanticSummary(&b, o, plotDir)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// continuousSummaryNote says what the continuous rows of the summary table are.
+func (r *Report) continuousSummaryNote() string {
+	if !r.hasContinuous() {
+		return ""
+	}
+	return " Rows marked (continuous) are the continuous-family model (embedding-space Gaussian diffusion) with its solvers on " +
+		"the same prompts and spans: steps = solver steps, no temperature; its infill holds the given tokens clean and " +
+		"integrates the span from noise."
 }
 
 func sortedInts(v []int) []int {

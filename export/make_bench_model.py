@@ -12,6 +12,9 @@ n_kv_heads = n_heads (32); --kv-heads sets grouped-query attention (n_heads must
 N(0, 0.02) as in llada_model.init_weights, so the logits are near-uniform: scoring then costs what it costs on a
 real model's flat positions, which is the worst case for the sampler.
 
+--reductions appends the in-graph reduction outputs (add_reductions.py) into d<D>-l<L>[-window]-red, the same
+weights (same seed) as the plain export, for timing the step loop with and without them.
+
 --logits-window exports the logits-window extension (export_window.py) into d<D>-l<L>-window, for measuring
 the generator's window passes against the full ones on the same weights (same seed).
 
@@ -74,13 +77,18 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--logits-window", action="store_true",
                     help="export with the logits_window input (docs/contract.md); default directory gets a -window suffix")
+    ap.add_argument("--reductions", action="store_true",
+                    help="append the in-graph reduction outputs (add_reductions.py); default directory gets a -red suffix")
     ap.add_argument("--out", help="output directory (default: export/bench-models/d<D>-l<L>)")
     args = ap.parse_args()
     out = args.out or os.path.join(HERE, "bench-models", f"d{args.d_model}-l{args.layers}" +
-                                   ("-window" if args.logits_window else ""))
+                                   ("-window" if args.logits_window else "") + ("-red" if args.reductions else ""))
     start = time.time()
     cfg, n = build(out, args.d_model, args.layers, args.kv_heads, args.vocab, args.seed,
                    tokenizer=os.path.join(REPO, "models", "brown", "tokenizer.json"), logits_window=args.logits_window)
+    if args.reductions:
+        import add_reductions
+        add_reductions.main([os.path.join(out, "model.onnx")])
     print(f"wrote {out}: {n / 1e6:.0f}M parameters, d={cfg.d_model}, {cfg.n_layers} layers, "
           f"{cfg.n_heads}/{cfg.n_kv_heads} heads, vocab {cfg.embedding_size}, in {time.time() - start:.0f} s")
 

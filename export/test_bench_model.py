@@ -37,6 +37,17 @@ class BenchModelTest(unittest.TestCase):
             with open(os.path.join(d, "config.json")) as f:
                 self.assertEqual(json.load(f)["d_model"], 256)
 
+    def test_reductions_flag_edits_the_export(self):
+        import onnx
+        import add_reductions
+        with tempfile.TemporaryDirectory() as d:
+            make_bench_model.build(d, 64, 1, vocab=300)
+            add_reductions.main([os.path.join(d, "model.onnx")])  # what --reductions runs after build
+            m = onnx.load(os.path.join(d, "model.onnx"))
+            self.assertEqual([o.name for o in m.graph.output], ["logits", *add_reductions.OUTPUTS])
+            meta = {p.key: p.value for p in m.metadata_props}
+            self.assertEqual(meta["llada.reductions.exclude_id"], meta["llada.mask_token_id"])
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -31,7 +31,8 @@ type Session struct {
 	poolMu sync.Mutex
 	pool   []*binding // idle per-shape buffers, most recently used last
 
-	extra extraOutputs // sessions for outputs other than logits (outputs_cgo.go)
+	extra extraOutputs   // sessions for outputs other than logits (outputs_cgo.go)
+	red   reductionState // ForwardReductions' cached tensors (reductions_cgo.go)
 }
 
 // Open loads an ONNX model file (external-data files next to it are found by ONNX Runtime) and checks it
@@ -256,6 +257,7 @@ func (s *Session) Close() error {
 	}
 	s.pool = nil
 	s.poolMu.Unlock()
+	s.red.close()
 	if err := errors.Join(s.sess.Destroy(), s.extra.close()); err != nil {
 		return fmt.Errorf("onnx: close: %w", err)
 	}

@@ -7,8 +7,11 @@ export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=2
 
 bash scripts/setup.sh
 
-# Three modules share this repository (go.work): the library, the CLI and the shipped models.
-pkgs=(./... ./cmd/llada/... ./models/...)
+# Four modules share this repository (go.work) besides the GoMLX backend: the library, the CLI, the shipped
+# models and the HTTP server.
+pkgs=(./... ./cmd/llada/... ./models/... ./serve/...)
+# The server's end-to-end test with the official OpenAI client must run here, not skip.
+export LLADA_REQUIRE_OPENAI_CLIENT=1
 
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go'))
@@ -18,11 +21,17 @@ echo "== go vet"
 go vet "${pkgs[@]}"
 go vet -tags daulet "${pkgs[@]}"
 
+echo "== each module on its own (GOWORK=off), as a go get user builds it: go.mod and go.sum complete"
+for m in . models serve gomlx cmd/llada; do (cd "$m" && GOWORK=off go vet ./...); done
+
 echo "== cgo-free build of the core"
 CGO_ENABLED=0 go build "${pkgs[@]}"
 
 echo "== go test -race"
 go test -race -count=1 "${pkgs[@]}"
+
+echo "== benchmarks at toy size (quantized weights: fp32 / int8 / int4)"
+go test -count=1 -run '^$' -bench '^BenchmarkQuantizedWeights$' -benchtime 1x .
 
 echo "== GoMLX backend (module gomlx/, CLI -tags gomlx; PJRT build compiled, run without a plugin)"
 go vet ./gomlx/...

@@ -42,3 +42,22 @@ func TestInfoShowsBackendAndDevice(t *testing.T) {
 	assert.Equal(t, "cpu", got.Device)
 	assert.NotEmpty(t, got.Library)
 }
+
+// TestStrayArgumentsFail: every subcommand takes flags only (parseFlags), so a positional argument, such as a
+// flag written without its dashes, is an error before anything runs (info and genppl used to ignore it).
+func TestStrayArgumentsFail(t *testing.T) {
+	for _, args := range [][]string{
+		{"info", "--model", tinyDir, "format", "json"},
+		{"genppl", "--model", tinyDir, "extra"},
+		{"generate", "--model", tinyDir, "--prompt", "w5", "extra"},
+		{"bench", "--cases", "-", "extra"},
+		{"install-onnxruntime", "now"},
+		{"infill", "--model", tinyDir, "extra"},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			_, errs, code := runCLI(t, "", args...)
+			require.Equal(t, 1, code)
+			assert.Contains(t, errs, "unexpected arguments")
+		})
+	}
+}

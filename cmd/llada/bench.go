@@ -66,25 +66,21 @@ type benchOutput struct {
 }
 
 func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("bench", stderr)
 	var mf modelFlags
 	mf.add(fs)
 	casesPath := fs.String("cases", "", "JSON lines file of cases (- = stdin); each line: prompt or prompt_ids, optional name and repeat, and any `llada generate` setting by flag name, e.g. {\"prompt\":\"The\",\"gen_length\":32,\"sampler\":\"fast-dllm-threshold\",\"threshold\":0.9}")
 	warmup := fs.Int("warmup", 1, "untimed generations of the first case before timing")
 	repeat := fs.Int("repeat", 1, "times each case runs (multiplies a case's own repeat)")
 	format := fs.String("format", "text", "output format: text or json")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if *casesPath == "" {
 		return errors.New("--cases: give a JSON lines file (or - for stdin)")
 	}
-	if *format != "text" && *format != "json" {
-		return fmt.Errorf("--format %q: want text or json", *format)
+	if err := checkFormat(*format); err != nil {
+		return err
 	}
 	if *warmup < 0 || *repeat < 1 {
 		return fmt.Errorf("--warmup %d / --repeat %d: want warmup >= 0 and repeat >= 1", *warmup, *repeat)

@@ -27,6 +27,7 @@ func init() {
 const (
 	defaultTextModel   = "models/brown"
 	defaultSudokuModel = "models/sudoku"
+	defaultContModel   = "models/continuous"
 	defaultJudge       = "models/judge/model.onnx"
 	defaultSentences   = "testdata/eval/brown_heldout.json"
 	defaultEvalOut     = "docs/eval"
@@ -34,8 +35,7 @@ const (
 )
 
 func runEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("eval", stderr)
 	var mf modelFlags
 	mf.add(fs)
 	var cfg eval.Config
@@ -48,6 +48,10 @@ func runEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	sudokuSamplers := fs.String("sudoku-samplers", strings.Join(eval.DefaultSudokuSamplers(), ","), "samplers (decoding orders) for Sudoku")
 	budgets := fs.String("tokens-per-step", "1,2,4,8", "NFE budgets of the text tasks: tokens committed per forward pass (steps = ceil(masked/k))")
 	sudokuBudgets := fs.String("sudoku-tokens-per-step", "1,3,9", "NFE budgets on Sudoku: cells committed per forward pass")
+	contDir := fs.String("continuous-model", defaultContModel, "continuous-family model whose samplers join the text tasks (infill, genppl); \"none\" to skip")
+	contSamplers := fs.String("continuous-samplers", strings.Join(llada.ContinuousSamplerNames(), ","), "continuous-family samplers for the text tasks")
+	contSteps := fs.String("continuous-steps", "8,32", "NFE budgets of the continuous samplers on genppl: solver steps")
+	contInfillSteps := fs.String("continuous-infill-steps", "8", "NFE budgets of the continuous samplers on infill: solver steps")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed; equal seeds give equal reports")
 	fs.IntVar(&cfg.Batch, "batch", 32, "rows per generation (batched forward passes)")
 	fs.IntVar(&cfg.InfillSentences, "infill-sentences", 16, "held-out sentences for infill")
@@ -67,11 +71,8 @@ func runEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	out := fs.String("out", defaultEvalOut, "output directory for RESULTS.md and the PNG plots")
 	quiet := fs.Bool("quiet", false, "no progress bar on stderr")
 	spin := fs.Bool("spin", false, "let ONNX Runtime's worker threads spin between runs (off: the samplers and metrics get the cores)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if *quick {
 		if err := applyQuick(fs); err != nil {
@@ -88,6 +89,13 @@ func runEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	if cfg.SudokuTokensPerStep, err = parseInts(*sudokuBudgets); err != nil {
 		return fmt.Errorf("--sudoku-tokens-per-step: %w", err)
+	}
+	cfg.ContinuousSamplers = splitList(*contSamplers)
+	if cfg.ContinuousSteps, err = parseInts(*contSteps); err != nil {
+		return fmt.Errorf("--continuous-steps: %w", err)
+	}
+	if cfg.ContinuousInfillSteps, err = parseInts(*contInfillSteps); err != nil {
+		return fmt.Errorf("--continuous-infill-steps: %w", err)
 	}
 	if cfg.InfillSpans, err = parseInts(*spans); err != nil {
 		return fmt.Errorf("--infill-spans: %w", err)
@@ -134,6 +142,32 @@ func runEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		if data.Sentences, err = eval.LoadSentences(*sentences); err != nil {
 			return err
 		}
+	}
+	// Like the judge for infill: the default continuous model joins when it is there (the command run from the
+	// repository root) and reads the text model's vocabulary; one given explicitly must.
+	contGiven := false
+	fs.Visit(func(f *flag.Flag) { contGiven = contGiven || f.Name == "continuous-model" })
+	_, contStat := os.Stat(*contDir)
+	if (has(eval.TaskInfill) || has(eval.TaskGenPPL)) && *contDir != "none" && *contDir != "" && (contGiven || contStat == nil) {
+		opts := []llada.Option{llada.WithIntraOpThreads(mf.threads), llada.WithThreadSpinning(*spin)}
+		if mf.library != "" {
+			opts = append(opts, llada.WithLibraryPath(mf.library))
+		}
+		m, err := llada.Open(*contDir, opts...)
+		if err != nil {
+			return fmt.Errorf("continuous model: %w", err)
+		}
+		defer m.Close()
+		if m.Contract().Family != llada.FamilyContinuous {
+			return fmt.Errorf("--continuous-model %s: llada.family = %q, want %q", *contDir, m.Contract().Family, llada.FamilyContinuous)
+		}
+		if contGiven || m.Contract().VocabSize == data.Text.Contract().VocabSize {
+			data.Continuous = m
+		}
+	}
+	if m := data.Continuous; m != nil {
+		cc := m.Contract().Continuous
+		notes = append(notes, fmt.Sprintf("- continuous model: `%s` (vocabulary %d, max_seq_len %d, embedding dim %d)", *contDir, m.Contract().VocabSize, m.Contract().MaxSeqLen, cc.EmbedDim))
 	}
 	if has(eval.TaskSudoku) {
 		m, closer, err := eval.OpenModel(*sudokuDir, onnxOpts...)

@@ -16,9 +16,12 @@ var quickFlags = [][2]string{
 	{"infill-sentences", "8"},
 	{"likelihood-seqs", "8"},
 	{"mc-samples", "32"},
+	{"continuous-samplers", "dpm-solver++,ddpm"},
+	{"continuous-steps", "8"},
+	{"continuous-infill-steps", "8"},
 }
 
-const quickSummary = "4 samplers, budgets 1 and 4, 20 puzzles, 8 infill sentences, 8 likelihood windows of 32 copies"
+const quickSummary = "4 samplers, budgets 1 and 4, 20 puzzles, 8 infill sentences, 8 likelihood windows of 32 copies, continuous dpm-solver++ and ddpm at 8 steps"
 
 // applyQuick sets the quick values of the flags the command line did not set.
 func applyQuick(fs *flag.FlagSet) error {

@@ -106,8 +106,7 @@ type controlCmd struct {
 }
 
 func newControlCmd(name string, stderr io.Writer, withFormat bool) *controlCmd {
-	c := &controlCmd{fs: flag.NewFlagSet(name, flag.ContinueOnError)}
-	c.fs.SetOutput(stderr)
+	c := &controlCmd{fs: newFlagSet(name, stderr)}
 	c.mf.add(c.fs)
 	c.ff.add(c.fs)
 	if withFormat {
@@ -118,11 +117,8 @@ func newControlCmd(name string, stderr io.Writer, withFormat bool) *controlCmd {
 
 // parse parses args and rejects positional arguments and unknown formats.
 func (c *controlCmd) parse(args []string) error {
-	if err := c.fs.Parse(args); err != nil {
+	if err := parseFlags(c.fs, args); err != nil {
 		return err
-	}
-	if c.fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", c.fs.Args())
 	}
 	if c.format != nil {
 		return checkFormat(*c.format)

@@ -68,8 +68,7 @@ type generateOutput struct {
 }
 
 func runGenerate(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("generate", stderr)
 	var mf modelFlags
 	mf.add(fs)
 	mf.be.add(fs)
@@ -83,11 +82,8 @@ func runGenerate(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	applyConstraint := addConstraintFlags(fs)
 	applyGuidance := addGuidanceFlags(fs)
 	applyContinuous := addContinuousFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if err := applySettings(); err != nil {
 		return err
@@ -95,8 +91,8 @@ func runGenerate(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if err := applyContinuous(&cfg); err != nil {
 		return err
 	}
-	if *format != "text" && *format != "json" {
-		return fmt.Errorf("--format %q: want text or json", *format)
+	if err := checkFormat(*format); err != nil {
+		return err
 	}
 	if err := cfg.Validate(); err != nil {
 		return err

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -19,8 +18,7 @@ func init() {
 // continuous models alike, and scores them with the AR judge (generative perplexity) and the diversity metrics.
 // It is how the continuous model is compared with the masked one at equal forward passes.
 func runGenPPL(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("genppl", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("genppl", stderr)
 	var mf modelFlags
 	mf.add(fs)
 	var cfg llada.GenerateConfig
@@ -35,7 +33,7 @@ func runGenPPL(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	batch := fs.Int("batch", 8, "rows per generation")
 	applySampler := addSamplerFlags(fs)
 	applyContinuous := addContinuousFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := applySampler(&cfg); err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -26,6 +25,7 @@ type infoOutput struct {
 	Library  string            `json:"onnxruntime,omitempty"` // the ONNX Runtime library, with --backend ort
 	Backend  string            `json:"backend"`               // "onnxruntime" or what the alternative backend reports
 	Device   string            `json:"device"`
+	Weights  weightsInfo       `json:"weights"` // from llada.weights (info_weights.go)
 }
 
 // infoSession is what info reads of a model of either family.
@@ -37,13 +37,12 @@ type infoSession interface {
 }
 
 func runInfo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("info", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("info", stderr)
 	var mf modelFlags
 	mf.add(fs)
 	mf.be.add(fs)
 	format := fs.String("format", "text", "output format: text or json")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	out, err := modelInfo(mf)
@@ -101,6 +100,7 @@ func modelInfo(mf modelFlags) (infoOutput, error) {
 
 func printInfo(stdout io.Writer, out infoOutput, format string) error {
 	c := out.Contract
+	out.Weights = readWeights(out.Metadata)
 	if format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -109,6 +109,7 @@ func printInfo(stdout io.Writer, out infoOutput, format string) error {
 	fmt.Fprintf(stdout, "family %s, contract v%d, vocab %d, max_seq_len %d, logits_shift %v\n",
 		c.Family, c.Version, c.VocabSize, c.MaxSeqLen, c.LogitsShift)
 	fmt.Fprintf(stdout, "mask %d, eos %d, pad %d, eot %d, bos %d\n", c.MaskID, c.EOSID, c.PadID, c.EOTID, c.BOSID)
+	fmt.Fprintf(stdout, "weights %s\n", readWeights(out.Metadata))
 	for _, t := range out.Inputs {
 		fmt.Fprintf(stdout, "input  %s\n", t)
 	}

@@ -5,11 +5,13 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"sort"
+	"syscall"
 )
 
 // command is one subcommand: run parses args itself (flag.FlagSet) and writes to stdout.
@@ -22,8 +24,28 @@ var commands = map[string]command{}
 
 func register(name string, c command) { commands[name] = c }
 
+// newFlagSet returns a subcommand's flag set: a bad flag is returned as an error (run prints it), and usage
+// goes to stderr.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// parseFlags parses a subcommand's arguments. Every subcommand takes flags only, so a positional argument is an
+// error rather than ignored (a flag written without its dashes would otherwise change nothing, silently).
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	return nil
+}
+
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM) // SIGTERM: orchestrators stop a server with it
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

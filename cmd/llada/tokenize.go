@@ -21,8 +21,7 @@ func init() {
 }
 
 func runTokenize(_ context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("tokenize", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("tokenize", stderr)
 	path := fs.String("tokenizer", "", "tokenizer.json `file` (required)")
 	noSpecial := fs.Bool("no-special", false, "encode without the post-processor's special tokens (BOS, CLS/SEP...)")
 	text := fs.String("text", "", "text to encode; read from stdin when neither --text nor --decode is given")
@@ -32,11 +31,8 @@ func runTokenize(_ context.Context, args []string, stdin io.Reader, stdout, stde
 		fmt.Fprintln(stderr, "usage: llada tokenize --tokenizer FILE [--no-special] [--text TEXT | --decode 1,2,3 [--skip-special]]")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if *path == "" {
 		return errors.New("--tokenizer is required")

@@ -64,7 +64,7 @@ func TestTokenizeCommandErrors(t *testing.T) {
 		{"bad id", []string{"tokenize", "--tokenizer", cliTokenizer, "--decode", "1,x"}, `item 2 "x" is not an integer id`},
 		{"id out of range", []string{"tokenize", "--tokenizer", cliTokenizer, "--decode", "99999999"}, "not in the vocabulary"},
 		{"both modes", []string{"tokenize", "--tokenizer", cliTokenizer, "--text", "a", "--decode", "1"}, "exclude each other"},
-		{"stray argument", []string{"tokenize", "--tokenizer", cliTokenizer, "hello"}, `unexpected argument "hello"`},
+		{"stray argument", []string{"tokenize", "--tokenizer", cliTokenizer, "hello"}, `unexpected arguments ["hello"]`},
 		{"invalid utf-8", []string{"tokenize", "--tokenizer", cliTokenizer, "--text", "a\xff"}, "byte offset 1"},
 	}
 	for _, tt := range tests {

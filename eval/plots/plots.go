@@ -20,10 +20,12 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 )
 
-// curve is one line of a quality-vs-NFE plot.
+// curve is one line of a quality-vs-NFE plot. Curves of the continuous family are drawn apart from the masked
+// ones: their own colours, a ring marker no masked curve uses, and a dotted line.
 type curve struct {
-	name string
-	pts  plotter.XYs
+	name       string
+	pts        plotter.XYs
+	continuous bool
 }
 
 // Write draws one PNG per task of r that has sampler rows (quality against forward passes, one line per
@@ -36,19 +38,31 @@ func Write(r *eval.Report, dir string) (map[string]string, error) {
 		curves               []curve
 	}
 	var specs []spec
+	family := map[string]bool{} // curve name -> continuous family
+	withFamily := func(byS map[string]plotter.XYs) []curve {
+		cs := curves(byS)
+		for i := range cs {
+			cs[i].continuous = family[cs[i].name]
+		}
+		// The legend lists the masked family, then the continuous one, each sorted by name.
+		sort.SliceStable(cs, func(a, b int) bool { return !cs[a].continuous && cs[b].continuous })
+		return cs
+	}
 	if len(r.Samples) > 0 {
 		byS := map[string]plotter.XYs{}
 		for _, row := range r.Samples {
-			byS[row.Decoding.Sampler] = append(byS[row.Decoding.Sampler], plotter.XY{X: row.MeanNFE, Y: row.GenPPL})
+			byS[row.Decoding.Name()] = append(byS[row.Decoding.Name()], plotter.XY{X: row.MeanNFE, Y: row.GenPPL})
+			family[row.Decoding.Name()] = row.Decoding.Continuous()
 		}
-		specs = append(specs, spec{eval.TaskGenPPL, "genppl.png", "Generative perplexity under the AR judge vs NFE", "gen PPL, log scale (lower is better)", true, curves(byS)})
+		specs = append(specs, spec{eval.TaskGenPPL, "genppl.png", "Generative perplexity under the AR judge vs NFE", "gen PPL, log scale (lower is better)", true, withFamily(byS)})
 	}
 	if len(r.Infill) > 0 {
 		byS := map[string]plotter.XYs{}
 		for _, row := range r.Infill {
-			byS[row.Decoding.Sampler] = append(byS[row.Decoding.Sampler], plotter.XY{X: row.MeanNFE, Y: row.TokenAcc})
+			byS[row.Decoding.Name()] = append(byS[row.Decoding.Name()], plotter.XY{X: row.MeanNFE, Y: row.TokenAcc})
+			family[row.Decoding.Name()] = row.Decoding.Continuous()
 		}
-		specs = append(specs, spec{eval.TaskInfill, "infill.png", "Infill token accuracy vs NFE", "token accuracy", false, curves(byS)})
+		specs = append(specs, spec{eval.TaskInfill, "infill.png", "Infill token accuracy vs NFE", "token accuracy", false, withFamily(byS)})
 	}
 	if len(r.Sudoku) > 0 {
 		byS := map[string]plotter.XYs{}
@@ -88,6 +102,7 @@ func drawCurves(path, title, ylabel string, logY, percent bool, cs []curve) erro
 	legend := plot.NewLegend()
 	legend.Top, legend.Left = true, true
 	legend.TextStyle.Font.Size = vg.Points(9)
+	styles := styleCurves(cs)
 	for i, c := range cs {
 		pts := make(plotter.XYs, 0, len(c.pts))
 		for _, q := range c.pts {
@@ -107,14 +122,12 @@ func drawCurves(path, title, ylabel string, logY, percent bool, cs []curve) erro
 		if err != nil {
 			return err
 		}
-		col := palette[i%len(palette)]
-		l.Color, sc.Color = col, col
+		st := styles[i]
+		l.Color, sc.Color = st.color, st.color
 		l.Width = vg.Points(1.5)
-		if i >= len(palette) {
-			l.Dashes = []vg.Length{vg.Points(5), vg.Points(2)}
-		}
-		sc.Shape = shapes[i%len(shapes)]
-		sc.Radius = vg.Points(3)
+		l.Dashes = st.dashes
+		sc.Shape = st.shape
+		sc.Radius = st.radius
 		p.Add(l, sc)
 		legend.Add(c.name, l, sc)
 	}
@@ -134,6 +147,35 @@ func drawCurves(path, title, ylabel string, logY, percent bool, cs []curve) erro
 	return f.Close()
 }
 
+// curveStyle is how one curve is drawn.
+type curveStyle struct {
+	color  color.Color
+	shape  draw.GlyphDrawer
+	dashes []vg.Length
+	radius vg.Length
+}
+
+// styleCurves gives the masked curves the palette and shapes in turn (dashed once the palette repeats) and the
+// continuous curves their own colours, the ring marker and a dotted line, so that the families read apart.
+func styleCurves(cs []curve) []curveStyle {
+	out := make([]curveStyle, len(cs))
+	nMasked, nCont := 0, 0
+	for i, c := range cs {
+		if c.continuous {
+			out[i] = curveStyle{contPalette[nCont%len(contPalette)], contShape, []vg.Length{vg.Points(1.5), vg.Points(2.5)}, vg.Points(4)}
+			nCont++
+			continue
+		}
+		st := curveStyle{palette[nMasked%len(palette)], shapes[nMasked%len(shapes)], nil, vg.Points(3)}
+		if nMasked >= len(palette) {
+			st.dashes = []vg.Length{vg.Points(5), vg.Points(2)}
+		}
+		out[i] = st
+		nMasked++
+	}
+	return out
+}
+
 func curves(byS map[string]plotter.XYs) []curve {
 	names := make([]string, 0, len(byS))
 	for n := range byS {
@@ -144,7 +186,7 @@ func curves(byS map[string]plotter.XYs) []curve {
 	for i, n := range names {
 		pts := byS[n]
 		sort.Slice(pts, func(a, b int) bool { return pts[a].X < pts[b].X })
-		out[i] = curve{n, pts}
+		out[i] = curve{name: n, pts: pts}
 	}
 	return out
 }
@@ -156,8 +198,18 @@ var palette = []color.Color{
 	color.RGBA{240, 228, 66, 255}, color.RGBA{0, 0, 0, 255}, color.RGBA{128, 128, 128, 255},
 }
 
+// shapes mark the masked family's curves; contShape (not among them) marks every continuous curve.
 var shapes = []draw.GlyphDrawer{draw.CircleGlyph{}, draw.SquareGlyph{}, draw.TriangleGlyph{}, draw.CrossGlyph{},
-	draw.PlusGlyph{}, draw.RingGlyph{}, draw.BoxGlyph{}, draw.PyramidGlyph{}}
+	draw.PlusGlyph{}, draw.BoxGlyph{}, draw.PyramidGlyph{}}
+
+var contShape draw.GlyphDrawer = draw.RingGlyph{}
+
+// contPalette colours the continuous family's curves: dark reds and browns, away from the Okabe-Ito hues of
+// the masked curves.
+var contPalette = []color.Color{
+	color.RGBA{153, 0, 0, 255}, color.RGBA{204, 51, 17, 255}, color.RGBA{136, 34, 85, 255},
+	color.RGBA{102, 51, 0, 255}, color.RGBA{221, 68, 119, 255},
+}
 
 // logTicks labels a log axis at the given mantissas of every power of ten (1, 2, 4, 8 gives 1 2 4 8 10 20 40...),
 // denser than gonum's LogTicks, which labels powers of ten only.

@@ -2,6 +2,8 @@ package plots
 
 import (
 	"bytes"
+	"fmt"
+	"image/color"
 	"os"
 	"path/filepath"
 	"testing"
@@ -51,4 +53,41 @@ func TestWrite(t *testing.T) {
 	assert.Empty(t, files, "no rows, no plots")
 	_, err = Write(&r, filepath.Join(dir, "missing", "dir"))
 	assert.ErrorContains(t, err, "plots: genppl")
+}
+
+// TestStyleCurvesFamilies checks that the continuous curves share no marker or colour with the masked ones, even
+// with more masked curves than the palette and shapes have.
+func TestStyleCurvesFamilies(t *testing.T) {
+	var cs []curve
+	for i := 0; i < 12; i++ {
+		cs = append(cs, curve{name: fmt.Sprint("masked", i)})
+	}
+	for _, n := range []string{"ddim", "ddpm", "dpm-solver++", "euler", "heun"} {
+		cs = append(cs, curve{name: n + " (continuous)", continuous: true})
+	}
+	st := styleCurves(cs)
+	require.Len(t, st, len(cs))
+	contColours := map[color.Color]bool{}
+	for i, c := range cs {
+		if c.continuous {
+			assert.Equal(t, contShape, st[i].shape, c.name)
+			assert.NotEmpty(t, st[i].dashes, "%s: continuous curves are dotted", c.name)
+			contColours[st[i].color] = true
+		}
+	}
+	assert.Len(t, contColours, 5, "each continuous sampler has its own colour")
+	for i, c := range cs {
+		if !c.continuous {
+			assert.NotEqual(t, contShape, st[i].shape, c.name)
+			assert.False(t, contColours[st[i].color], "%s shares a colour with a continuous curve", c.name)
+		}
+	}
+	// Write draws a report that mixes the families.
+	var r eval.Report
+	for _, d := range []eval.Decoding{{Sampler: "llada-random", TokensPerStep: 1}, {Sampler: "ddim", Steps: 8}, {Sampler: "ddim", Steps: 32}} {
+		r.Samples = append(r.Samples, eval.SampleRow{Decoding: d, SampleScore: eval.SampleScore{MeanNFE: float64(d.Steps + 1), GenPPL: 100}})
+	}
+	files, err := Write(&r, t.TempDir())
+	require.NoError(t, err)
+	assert.Equal(t, "genppl.png", files[eval.TaskGenPPL])
 }

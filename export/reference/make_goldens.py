@@ -222,9 +222,10 @@ def llada_goldens(model, sp, contract, model_name, prompt_source, out_path, requ
     return doc
 
 
-# Preset goldens: (file, preset, reference function, knobs, run settings, prompts per setting). Knob names are the
+# Preset goldens: (file, preset, knobs, run settings, cases per setting[, rows per case]). Knob names are the
 # references' (threshold, factor, off_by_one, alg, top_p, top_k, eps, gamma, shift); parity_presets_test.go maps
-# them onto Sampler fields.
+# them onto Sampler fields. A run's "seed" (Dream origin with several steps per block) is the engine's
+# GenerateConfig.Seed; case i uses seed + i. Rows > 1: left-padded batches of prompts of different lengths.
 def preset_plan():
     plan = []
     for tau in (0.9, 0.6):
@@ -272,28 +273,67 @@ def preset_plan():
             plan.append(("llada2", "llada2-edit", dict(threshold=tau, edit_threshold=edit, max_post_steps=16,
                                                        reference_canvas=ref),
                          dict(gen_length=24, block_length=8, steps=24), 12))
+    # Dream origin with several steps per block: positions drawn from the engine's seeded stream
+    # (presets_ref.GoUniform), with and without blocks, both logits conventions.
+    for shift in (False, True):
+        for run in (dict(gen_length=16, steps=4), dict(gen_length=16, steps=8),
+                    dict(gen_length=16, block_length=8, steps=8)):
+            plan.append(("dream", "dream-origin", dict(alg="origin", eps=1e-3, shift=shift), dict(run, seed=100), 4))
+    # Guidance with the LLaDA 2 presets (the engine's canvas handling) and Dream's margin score.
+    plan.append(("llada2", "llada2", dict(threshold=0.95, reference_canvas=False, cfg_scale=1.5),
+                 dict(gen_length=24, block_length=8, steps=4), 6))
+    plan.append(("llada2", "llada2-edit", dict(threshold=0.95, edit_threshold=0.9, max_post_steps=16,
+                                               reference_canvas=False, cfg_scale=1.5),
+                 dict(gen_length=24, block_length=8, steps=24), 6))
+    for shift in (False, True):
+        plan.append(("dream", "dream-topk-margin", dict(alg="topk_margin", eps=1e-3, shift=shift, cfg_scale=1.5),
+                     dict(gen_length=16, block_length=8, steps=8), 6))
+    # Left-padded batches: three rows of different lengths decoded together, every row its own decisions.
+    batch = []
+    batch.append(("fast-dllm", "fast-dllm-threshold", dict(threshold=0.9), dict(gen_length=24, block_length=8, steps=3)))
+    for f, obo in ((1.0, False), (2.0, True)):
+        batch.append(("fast-dllm", "fast-dllm-factor", dict(factor=f, off_by_one=obo),
+                      dict(gen_length=24, block_length=8, steps=3)))
+    for alg in ("maskgit_plus", "topk_margin", "entropy"):
+        for shift in (False, True):
+            batch.append(("dream", "dream-" + alg.replace("_", "-"), dict(alg=alg, eps=1e-3, shift=shift),
+                          dict(gen_length=16, steps=8)))
+    batch.append(("dream", "dream-maskgit-plus", dict(alg="maskgit_plus", eps=1e-3, shift=True, top_p=0.9),
+                  dict(gen_length=16, block_length=8, steps=8)))
+    batch.append(("dream", "dream-origin", dict(alg="origin", eps=1e-3, shift=False), dict(gen_length=16, steps=1)))
+    batch.append(("dream", "dream-origin", dict(alg="origin", eps=1e-3, shift=True),
+                  dict(gen_length=16, block_length=8, steps=8, seed=200)))
+    batch.append(("eb", "eb", dict(gamma=0.1, error_proxy="entropy"), dict(gen_length=24, block_length=8, steps=3)))
+    for tau in (0.95, 0.6):
+        batch.append(("llada2", "llada2", dict(threshold=tau, reference_canvas=False),
+                      dict(gen_length=24, block_length=8, steps=4)))
+    for tau, edit in ((0.95, 0.9), (0.5, 0.6)):
+        batch.append(("llada2", "llada2-edit", dict(threshold=tau, edit_threshold=edit, max_post_steps=16,
+                                                    reference_canvas=False),
+                      dict(gen_length=24, block_length=8, steps=24)))
+    plan += [b + (4, 3) for b in batch]
     return plan
 
 
 def run_preset(model, sp, preset, knobs, run, prompt):
+    """prompt: one prompt, or a list of them for a left-padded batch."""
     k = dict(knobs)
     if "cfg_scale" in k:
-        model = presets_ref.Guided(model, len(prompt), k.pop("cfg_scale"), sp.mask)
+        width = max(len(r) for r in prompt) if isinstance(prompt[0], list) else len(prompt)
+        model = presets_ref.Guided(model, width, k.pop("cfg_scale"), sp.mask)
     if preset.startswith("fast-dllm"):
         return presets_ref.fast_dllm(model, prompt, sp, threshold=k.get("threshold"), factor=k.get("factor"),
                                      off_by_one=k.get("off_by_one", False), **run)
     if preset.startswith("dream"):
         return presets_ref.dream(model, prompt, sp, alg=k["alg"], eps=k["eps"], top_p=k.get("top_p"),
                                  top_k=k.get("top_k"), shift=k["shift"], **run)
+    if "seed" in run:
+        raise ValueError("only Dream origin draws from the seeded stream")
     if preset == "eb":
         return presets_ref.eb(model, prompt, sp, gamma=k["gamma"], error_proxy=k["error_proxy"], **run)
     if preset == "llada2-edit":
         return presets_ref.llada2_edit(model, prompt, sp, threshold=k["threshold"], edit_threshold=k["edit_threshold"],
                                        max_post_steps=k["max_post_steps"], reference=k["reference_canvas"], **run)
-    if preset == "llada2-edit":
-        return presets_ref.llada2_edit(model, prompt, sp, threshold=k["threshold"],
-                                       edit_threshold=k["edit_threshold"], max_post_steps=k["max_post_steps"],
-                                       reference=k["reference_canvas"], **run)
     if preset == "llada2":
         return presets_ref.llada2(model, prompt, sp, threshold=k["threshold"], reference=k["reference_canvas"], **run)
     raise ValueError(preset)
@@ -301,12 +341,26 @@ def run_preset(model, sp, preset, knobs, run, prompt):
 
 def preset_goldens(model, sp, contract, model_name, prompt_source, out_dir, model_sha=None):
     prompts = prompt_source("preset", 24)
+    batches = prompt_source("batch", 18)
     files = {}
-    for fname, preset, knobs, run, n in preset_plan():
+    for fname, preset, knobs, run, n, *rows in preset_plan():
+        rows = rows[0] if rows else 1
         doc = files.setdefault(fname, {"cases": [], "skipped": [], "kept": {}})
         tag = preset + "".join("/%s=%s" % (k, knobs[k]) for k in sorted(knobs))
         if preset.startswith("dream") and "block_length" in run:
             tag += "/block_length=%d" % run["block_length"]
+        if "seed" in run:
+            tag += "/steps=%d" % run["steps"]
+        if rows > 1:
+            tag += "/batch"
+            use = []
+            for bi in range(n):
+                b = [list(p) for p in batches[rows * bi:rows * bi + rows]]
+                if len({len(r) for r in b}) == 1:
+                    b[0] = b[0][1:]  # rows of different lengths, so the batch is padded
+                use.append(b)
+            _run_preset_cases(model, sp, doc, tag, preset, knobs, run, use)
+            continue
         use = prompts[:n]
         if preset.startswith("llada2"):
             # LLaDA 2 aligns blocks to absolute positions: half the prompts fill whole blocks (both alignments
@@ -314,21 +368,7 @@ def preset_goldens(model, sp, contract, model_name, prompt_source, out_dir, mode
             bl = run["block_length"]
             use = [p[:bl] if i % 2 == 0 and len(p) >= bl else p for i, p in enumerate(prompts[:n])]
             use = [p + p[:bl - len(p)] if i % 2 == 0 and len(p) < bl else p for i, p in enumerate(use)]
-        for i, p in enumerate(use):
-            counting = Counting(model)
-            res = run_preset(counting, sp, preset, knobs, run, p)
-            case = {"name": "%s/p%02d" % (tag, i), "preset": preset, "knobs": knobs, "run": run, "prompts": [p],
-                    "canvas": res["canvas"].tolist(), "commit_step": res["commit_step"].tolist(),
-                    "nfe": res["nfe"], "nfe_distinct": counting.distinct,
-                    "margin": rounded(res["margin"]) if math.isfinite(res["margin"]) else None,
-                    "_margin": res["margin"]}
-            if "edits" in res:
-                case["edits"] = int(res["edits"])
-            if admit(case, doc["cases"], doc["skipped"]):
-                doc["kept"][tag] = doc["kept"].get(tag, 0) + 1
-                if "edits" in res:
-                    doc.setdefault("edits", {})
-                    doc["edits"][tag] = doc["edits"].get(tag, 0) + int(res["edits"])
+        _run_preset_cases(model, sp, doc, tag, preset, knobs, run, [[p] for p in use])
     out = {}
     for fname, doc in files.items():
         full = {"sampler": fname, "source": "export/reference/presets_ref.py", "model": model_name,
@@ -338,6 +378,28 @@ def preset_goldens(model, sp, contract, model_name, prompt_source, out_dir, mode
         write_json(os.path.join(out_dir, fname + ".json"), full)
         out[fname] = full
     return out
+
+
+def _run_preset_cases(model, sp, doc, tag, preset, knobs, run, batches):
+    """Runs one plan entry on each batch of prompts (a list of rows) and admits the cases into doc."""
+    for i, rows in enumerate(batches):
+        r = dict(run)
+        if "seed" in r:
+            r["seed"] += i
+        counting = Counting(model)
+        res = run_preset(counting, sp, preset, knobs, r, rows if len(rows) > 1 else rows[0])
+        case = {"name": "%s/p%02d" % (tag, i), "preset": preset, "knobs": knobs, "run": r, "prompts": rows,
+                "canvas": res["canvas"].tolist(), "commit_step": res["commit_step"].tolist(),
+                "nfe": res["nfe"], "nfe_distinct": counting.distinct,
+                "margin": rounded(res["margin"]) if math.isfinite(res["margin"]) else None,
+                "_margin": res["margin"]}
+        if "edits" in res:
+            case["edits"] = int(res["edits"])
+        if admit(case, doc["cases"], doc["skipped"]):
+            doc["kept"][tag] = doc["kept"].get(tag, 0) + 1
+            if "edits" in res:
+                doc.setdefault("edits", {})
+                doc["edits"][tag] = doc["edits"].get(tag, 0) + int(res["edits"])
 
 
 def tiny_setup(out_dir):

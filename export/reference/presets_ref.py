@@ -11,7 +11,13 @@ torch's to well within that margin must take the same decisions.
 Conventions shared with llada_ref: ties between equal scores go to the lowest position (stable sort), the
 argmax of equal logits to the lowest token id, and every score is computed in float64 from float32 logits.
 Only temperature 0 is covered: with sampling, torch's and Go's random streams differ, and the Go tests check
-those presets' laws statistically instead.
+those presets' laws statistically instead. The one random choice covered is Dream's origin, whose positions are
+drawn from the engine's documented uniform stream (GoUniform) so that steps > 1 are deterministic too.
+
+Every function takes one prompt (a list of ids) or a batch (a list of lists): rows of different lengths are
+left-padded with the pad id (attention 0 there) as llada_ref.left_pad does, every row takes its own decisions
+on one shared forward pass per step, and a loop that runs "until the block is complete" runs until every row's
+block is (a row already complete commits nothing).
 """
 import math
 
@@ -52,6 +58,53 @@ def _entropy64(p):
     return -(p * lp).sum(-1)
 
 
+class GoUniform:
+    """The uniform stream of the Go engine's generation (generate.go): math/rand/v2's PCG (128-bit LCG with the
+    DXSM output) seeded with (seed, 0x6c6c616461), and u = ((x >> 11) + 0.5) * 2^-53 per draw, so u is in (0, 1).
+    Each step the engine runs first draws one 64-bit word (the seed of that step's per-position scoring
+    streams, unused at temperature 0), then the step's uniforms. Written from the algorithm (O'Neill's
+    PCG-DXSM as Go's pcg.go documents it), not from Go's code."""
+
+    MUL = (2549297995355413924 << 64) | 4865540595714422341
+    INC = (6364136223846793005 << 64) | 1442695040888963407
+    M64 = (1 << 64) - 1
+
+    def __init__(self, seed, stream=0x6c6c616461):
+        self.state = (seed << 64) | stream
+
+    def uint64(self):
+        self.state = (self.state * self.MUL + self.INC) & ((1 << 128) - 1)
+        hi, lo = self.state >> 64, self.state & self.M64
+        hi ^= hi >> 32
+        hi = (hi * 0xda942042e4dd58b5) & self.M64
+        hi ^= hi >> 48
+        return (hi * (lo | 1)) & self.M64
+
+    def __call__(self):
+        return ((self.uint64() >> 11) + 0.5) * 2.0 ** -53
+
+
+def _rows(prompts):
+    """A batch of prompts from one prompt or a list of them."""
+    if len(prompts) and isinstance(prompts[0], (list, tuple, np.ndarray)):
+        return [list(p) for p in prompts]
+    return [list(prompts)]
+
+
+def _start(prompts, total, sp):
+    """The left-padded canvas [rows, P+total] (masks after the prompts), its attention (None when no row is
+    padded) and P."""
+    ids, patt = llada_ref.left_pad(_rows(prompts), sp.pad)
+    rows, plen = ids.shape
+    x = np.full((rows, plen + total), sp.mask, dtype=np.int64)
+    x[:, :plen] = ids
+    att = None
+    if patt is not None:
+        att = np.ones_like(x)
+        att[:, :plen] = patt
+    return x, att, plen
+
+
 @torch.no_grad()
 def _forward(model, x, att=None):
     out = model(torch.from_numpy(x), None if att is None else torch.from_numpy(att))
@@ -79,12 +132,6 @@ class Guided:
         return u + (self.scale + 1) * (cond - u)  # float32, as the reference
 
 
-def _canvas(prompt, gen_length, mask_id):
-    x = np.full((1, len(prompt) + gen_length), mask_id, dtype=np.int64)
-    x[0, :len(prompt)] = prompt
-    return x
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Fast-dLLM: NVlabs/Fast-dLLM llada/generate.py, generate() without cache, get_transfer_index (threshold) and
 # get_transfer_index_dynamic (factor). LLaDA's blocks; inside a block the loop runs until the block has no masks
@@ -96,54 +143,67 @@ def _canvas(prompt, gen_length, mask_id):
 #   The reference's loop also commits the last candidate when it is the first to fail the bound
 #   (`if top_i == 0 or top_i == len(threshs) - 1: top_i += 1`); off_by_one=True reproduces that quirk.
 # ---------------------------------------------------------------------------------------------------------------
-def fast_dllm(model, prompt, sp, gen_length, block_length, steps, threshold=None, factor=None, off_by_one=False):
+def fast_dllm(model, prompts, sp, gen_length, block_length, steps, threshold=None, factor=None, off_by_one=False):
     if (threshold is None) == (factor is None):
         raise ValueError("exactly one of threshold and factor")
     if gen_length % block_length or steps % (gen_length // block_length):
         raise ValueError("bad block/steps combination")
-    x = _canvas(prompt, gen_length, sp.mask)
-    plen = len(prompt)
-    tr = Tracker(1, plen, gen_length)
+    return _until_complete(model, prompts, sp, gen_length, block_length, lambda tr, x, r, logits, hi, step: _fast_dllm_row(
+        tr, x, r, logits, hi, sp, step, threshold, factor, off_by_one))
+
+
+def _until_complete(model, prompts, sp, gen_length, block_length, row):
+    """LLaDA's blocks, each decoded until no row has a mask in it, one forward pass per step; row(tr, x, r,
+    logits, hi, step) takes row r's decisions (Fast-dLLM, EB)."""
+    x, att, plen = _start(prompts, gen_length, sp)
+    tr = Tracker(x.shape[0], plen, gen_length)
     nfe = step = 0
     for b in range(gen_length // block_length):
         lo, hi = plen + b * block_length, plen + (b + 1) * block_length
-        while (x[0, lo:hi] == sp.mask).any():
-            logits = _forward(model, x)[0]
+        while (x[:, lo:hi] == sp.mask).any():
+            out = _forward(model, x, att)
             nfe += 1
-            cand = np.flatnonzero(x[0, :hi] == sp.mask)
-            x0 = logits[cand].argmax(-1)
-            conf = np.take_along_axis(_softmax64(logits[cand]), x0[:, None], -1)[:, 0]
-            order = np.lexsort((cand, -conf))  # descending confidence, ties to the lowest position
-            c = conf[order]
-            if threshold is not None:
-                keep = [order[0]] + [o for o in order[1:] if conf[o] >= threshold]
-                for v in c[1:]:
-                    tr.gap(v - threshold)
-                if len(c) > 1 and c[1] < threshold:
-                    tr.gap(c[0] - c[1])  # which position is "the best" decides alone
-                n = len(keep)
-            else:
-                n = len(c)
-                first_fail = None
-                for i in range(1, len(c)):  # i is 0-based; the bound for the (i+1)-th is 1 - f/(i+2)
-                    bound = 1 - factor / (i + 2)
-                    tr.gap(c[i] - bound)
-                    if c[i] < bound:
-                        first_fail = i
-                        break
-                if first_fail is not None:
-                    n = first_fail
-                    if off_by_one and first_fail == len(c) - 1:
-                        n = len(c)
-                keep = list(order[:n])
-                if 0 < n < len(c):
-                    tr.gap(c[n - 1] - c[n])
-            for o in keep:
-                tr.gap(_top2(logits[cand[o]]))
-            keep = np.array(sorted(keep))
-            tr.commit(x, 0, cand[keep], x0[keep], step)
+            for r in range(x.shape[0]):
+                row(tr, x, r, out[r], hi, step)
             step += 1
     return dict(canvas=x, commit_step=tr.commit_step, nfe=nfe, margin=tr.margin)
+
+
+def _fast_dllm_row(tr, x, r, logits, hi, sp, step, threshold, factor, off_by_one):
+    cand = np.flatnonzero(x[r, :hi] == sp.mask)
+    if cand.size == 0:
+        return  # this row's block is complete; others are still decoding
+    x0 = logits[cand].argmax(-1)
+    conf = np.take_along_axis(_softmax64(logits[cand]), x0[:, None], -1)[:, 0]
+    order = np.lexsort((cand, -conf))  # descending confidence, ties to the lowest position
+    c = conf[order]
+    if threshold is not None:
+        keep = [order[0]] + [o for o in order[1:] if conf[o] >= threshold]
+        for v in c[1:]:
+            tr.gap(v - threshold)
+        if len(c) > 1 and c[1] < threshold:
+            tr.gap(c[0] - c[1])  # which position is "the best" decides alone
+        n = len(keep)
+    else:
+        n = len(c)
+        first_fail = None
+        for i in range(1, len(c)):  # i is 0-based; the bound for the (i+1)-th is 1 - f/(i+2)
+            bound = 1 - factor / (i + 2)
+            tr.gap(c[i] - bound)
+            if c[i] < bound:
+                first_fail = i
+                break
+        if first_fail is not None:
+            n = first_fail
+            if off_by_one and first_fail == len(c) - 1:
+                n = len(c)
+        keep = list(order[:n])
+        if 0 < n < len(c):
+            tr.gap(c[n - 1] - c[n])
+    for o in keep:
+        tr.gap(_top2(logits[cand[o]]))
+    keep = np.array(sorted(keep))
+    tr.commit(x, r, cand[keep], x0[keep], step)
 
 
 def _top2(row):
@@ -161,16 +221,23 @@ def _top2(row):
 #   entropy: sum p log(p + 1e-10) (negative entropy).
 # Time grid t = linspace(1, eps, steps+1) in float32; step i commits int(m * (1 - s/t)) of the m current masks
 # (float32 arithmetic), the last step all of them; the highest-scored ones (ties to the lowest position).
-# origin commits each mask with probability 1 - s/t, so only steps == 1 (everything at once) is deterministic.
+# origin commits each mask with probability 1 - s/t, drawn here from the engine's stream (GoUniform).
 # ---------------------------------------------------------------------------------------------------------------
-def dream(model, prompt, sp, gen_length, steps, alg, eps=1e-3, top_p=None, top_k=None, shift=False, block_length=None):
+def dream(model, prompts, sp, gen_length, steps, alg, eps=1e-3, top_p=None, top_k=None, shift=False, block_length=None,
+          seed=None):
     # block_length extends Dream (which decodes the whole generation as one block) to LLaDA's semi-autoregressive
     # blocks, as the engine runs a Dream preset with GenerateConfig.BlockLength: blocks left to right, steps
     # split evenly over them, each block with its own time grid linspace(1, eps, steps/blocks + 1) and its
     # candidates the masks before the block's end. With one block it is the reference unchanged.
-    x = _canvas(prompt, gen_length, sp.mask)
-    plen = len(prompt)
-    tr = Tracker(1, plen, gen_length)
+    # Batches: Dream takes int(m * (1 - s/t)) with m the masks per row averaged over the batch
+    # (mask_index.sum() / batch); the engine counts per row. Every row here starts with the same number of masks
+    # and commits the same number per step, so the two agree; the check below makes sure.
+    # origin: every candidate mask draws u from GoUniform(seed) (row by row, positions ascending, as Dream's
+    # torch.rand over x[mask_index] orders them) and is committed when u < p_transfer, p_transfer = 1 - s/t,
+    # 1 at a block's last step.
+    x, att, plen = _start(prompts, gen_length, sp)
+    rows = x.shape[0]
+    tr = Tracker(rows, plen, gen_length)
     block_length = block_length or gen_length
     if gen_length % block_length or steps % (gen_length // block_length):
         raise ValueError("blocks must divide gen_length and steps")
@@ -178,46 +245,76 @@ def dream(model, prompt, sp, gen_length, steps, alg, eps=1e-3, top_p=None, top_k
     spb = steps // blocks
     ts = torch.linspace(1, eps, spb + 1)  # float32, as the reference's tensor
     nfe = 0
-    if alg == "origin" and spb != 1:
-        raise ValueError("origin is random unless each block takes one step")
+    uniform = None
+    if alg == "origin":
+        if seed is None and spb != 1:
+            raise ValueError("origin with more than one step per block needs the seed of the engine's stream")
+        uniform = GoUniform(seed if seed is not None else 0)
     for b, i in ((b, i) for b in range(blocks) for i in range(spb)):
         hi = plen + (b + 1) * block_length
         step = b * spb + i
-        raw = _forward(model, x)[0]
+        counts = {int((x[r, :hi] == sp.mask).sum()) for r in range(rows)}
+        if max(counts) == 0:
+            # Only origin gets here (its draws can fill a block early): Dream runs this pass and changes
+            # nothing; the engine ends the block instead. Counted in nfe (the reference's), not run.
+            nfe += 1
+            continue
+        if alg != "origin" and len(counts) > 1:  # origin draws each position: no count
+            raise ValueError("rows with different mask counts: Dream's batch-mean count differs from per-row")
+        out = _forward(model, x, att)
         nfe += 1
-        if shift:
-            raw = np.concatenate([raw[:1], raw[:-1]], axis=0)
-        cand = np.flatnonzero(x[0, :hi] == sp.mask)
-        if cand.size == 0:
-            continue
-        probs, alts = _dream_filter(raw[cand], top_p, top_k)
-        x0 = probs.argmax(-1)  # filtering never removes the top token, so this is the unfiltered argmax too
-        if alg == "origin":
-            for j in range(cand.size):
-                tr.gap(_top2(raw[cand[j]]))
-            tr.commit(x, 0, cand, x0, step)
-            continue
-        score = _dream_score(probs, alg)
-        m = torch.tensor(float(cand.size), dtype=torch.float32)  # mask_index.sum() / batch, batch 1
-        if i < spb - 1:
-            n = int(m * (1 - ts[i + 1] / ts[i]))
-        else:
-            n = int(m)
-        order = np.lexsort((cand, -score))
-        if 0 < n < cand.size:
-            tr.gap(score[order[n - 1]] - score[order[n]])
-        keep = np.sort(order[:n])
-        # A filter decision within float noise (a cumulative mass next to top_p, a k-th logit next to the
-        # (k+1)-th) changes that position's score; it matters only if the other outcome changes the selection.
-        for j, alt, dist in alts:
-            s2 = score.copy()
-            s2[j] = _dream_score(alt[None, :], alg)[0]
-            if not np.array_equal(np.sort(np.lexsort((cand, -s2))[:n]), keep):
-                tr.gap(dist)
-        for j in keep:
-            tr.gap(_top2(raw[cand[j]]))
-        tr.commit(x, 0, cand[keep], x0[keep], step)
+        if uniform is not None:
+            uniform.uint64()  # the engine's step word, drawn on every step it runs
+        for r in range(rows):
+            raw = out[r]
+            if shift:
+                raw = np.concatenate([raw[:1], raw[:-1]], axis=0)
+            _dream_row(tr, x, r, raw, hi, sp, step, i, spb, ts, alg, top_p, top_k, uniform)
     return dict(canvas=x, commit_step=tr.commit_step, nfe=nfe, margin=tr.margin)
+
+
+def _dream_row(tr, x, r, raw, hi, sp, step, i, spb, ts, alg, top_p, top_k, uniform):
+    cand = np.flatnonzero(x[r, :hi] == sp.mask)
+    if cand.size == 0:
+        return
+    probs, alts = _dream_filter(raw[cand], top_p, top_k)
+    x0 = probs.argmax(-1)  # filtering never removes the top token, so this is the unfiltered argmax too
+    if alg == "origin":
+        # The proposal is never the mask token (the engine's rule: committing it would change nothing). With
+        # one step everything is committed at once; with more, a committed mask would be drawn again later.
+        x0 = np.where(np.arange(probs.shape[1]) == sp.mask, -np.inf, probs).argmax(-1)
+        p = 1.0 if i == spb - 1 else float(1 - ts[i + 1] / ts[i])  # float32 as Dream's, then compared in float64
+        keep = []
+        for j in range(cand.size):
+            u = uniform()
+            if p < 1:
+                tr.gap(u - p)  # the engine computes p in float64: a draw this close could go either way
+            if u < p:
+                keep.append(j)
+                tr.gap(_top2(np.where(np.arange(raw.shape[1]) == sp.mask, -np.inf, raw[cand[j]])))
+        keep = np.array(keep, dtype=np.int64)
+        tr.commit(x, r, cand[keep], x0[keep], step)
+        return
+    score = _dream_score(probs, alg)
+    m = torch.tensor(float(cand.size), dtype=torch.float32)  # mask_index.sum() / batch: equal in every row
+    if i < spb - 1:
+        n = int(m * (1 - ts[i + 1] / ts[i]))
+    else:
+        n = int(m)
+    order = np.lexsort((cand, -score))
+    if 0 < n < cand.size:
+        tr.gap(score[order[n - 1]] - score[order[n]])
+    keep = np.sort(order[:n])
+    # A filter decision within float noise (a cumulative mass next to top_p, a k-th logit next to the
+    # (k+1)-th) changes that position's score; it matters only if the other outcome changes the selection.
+    for j, alt, dist in alts:
+        s2 = score.copy()
+        s2[j] = _dream_score(alt[None, :], alg)[0]
+        if not np.array_equal(np.sort(np.lexsort((cand, -s2))[:n]), keep):
+            tr.gap(dist)
+    for j in keep:
+        tr.gap(_top2(raw[cand[j]]))
+    tr.commit(x, r, cand[keep], x0[keep], step)
 
 
 def _dream_score(probs, alg):
@@ -292,40 +389,36 @@ def _masked_softmax(row, keep_idx):
 # error_proxy="entropy" (lowest entropy first, the project's preset) or "confidence" (highest softmax
 # probability of the argmax first). Proposals are LLaDA's (argmax at T=0).
 # ---------------------------------------------------------------------------------------------------------------
-def eb(model, prompt, sp, gen_length, block_length, steps, gamma=0.1, error_proxy="entropy"):
-    x = _canvas(prompt, gen_length, sp.mask)
-    plen = len(prompt)
-    tr = Tracker(1, plen, gen_length)
-    nfe = step = 0
-    for b in range(gen_length // block_length):
-        lo, hi = plen + b * block_length, plen + (b + 1) * block_length
-        while (x[0, lo:hi] == sp.mask).any():
-            logits = _forward(model, x)[0]
-            nfe += 1
-            cand = np.flatnonzero(x[0, :hi] == sp.mask)
-            p = _softmax64(logits[cand])
-            x0 = p.argmax(-1)
-            conf = np.take_along_axis(p, x0[:, None], -1)[:, 0]
-            ent = _entropy64(p)
-            if error_proxy == "entropy":
-                key = -ent  # lowest entropy first
-            elif error_proxy == "confidence":
-                key = conf
-            else:
-                raise ValueError(error_proxy)
-            order = np.lexsort((cand, -key))
-            h = ent[order]
-            budget = np.cumsum(h) - np.maximum.accumulate(h)
-            k = max(1, int((budget <= gamma).sum()))
-            for i in range(1, min(k + 1, len(h))):
-                tr.gap(budget[i] - gamma)
-                tr.gap(key[order[i - 1]] - key[order[i]])
-            keep = np.sort(order[:k])
-            for j in keep:
-                tr.gap(_top2(logits[cand[j]]))
-            tr.commit(x, 0, cand[keep], x0[keep], step)
-            step += 1
-    return dict(canvas=x, commit_step=tr.commit_step, nfe=nfe, margin=tr.margin)
+def eb(model, prompts, sp, gen_length, block_length, steps, gamma=0.1, error_proxy="entropy"):
+    return _until_complete(model, prompts, sp, gen_length, block_length, lambda tr, x, r, logits, hi, step: _eb_row(
+        tr, x, r, logits, hi, sp, step, gamma, error_proxy))
+
+
+def _eb_row(tr, x, r, logits, hi, sp, step, gamma, error_proxy):
+    cand = np.flatnonzero(x[r, :hi] == sp.mask)
+    if cand.size == 0:
+        return
+    p = _softmax64(logits[cand])
+    x0 = p.argmax(-1)
+    conf = np.take_along_axis(p, x0[:, None], -1)[:, 0]
+    ent = _entropy64(p)
+    if error_proxy == "entropy":
+        key = -ent  # lowest entropy first
+    elif error_proxy == "confidence":
+        key = conf
+    else:
+        raise ValueError(error_proxy)
+    order = np.lexsort((cand, -key))
+    h = ent[order]
+    budget = np.cumsum(h) - np.maximum.accumulate(h)
+    k = max(1, int((budget <= gamma).sum()))
+    for i in range(1, min(k + 1, len(h))):
+        tr.gap(budget[i] - gamma)
+        tr.gap(key[order[i - 1]] - key[order[i]])
+    keep = np.sort(order[:k])
+    for j in keep:
+        tr.gap(_top2(logits[cand[j]]))
+    tr.commit(x, r, cand[keep], x0[keep], step)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -345,52 +438,65 @@ def eb(model, prompt, sp, gen_length, block_length, steps, gamma=0.1, error_prox
 #   whole canvas, later blocks still masked. The two agree on nothing in general on a bidirectional model; the
 #   goldens hold both so that an engine's choice is tested either way.
 # ---------------------------------------------------------------------------------------------------------------
-def llada2(model, prompt, sp, gen_length, block_length, steps, threshold=0.95, reference=True):
-    plen = len(prompt)
+def _llada2_canvas(prompts, sp, gen_length, block_length, reference):
+    """The canvas, attention, prompt length, block range and block offset of LLaDA 2's (reference) or LLaDA's
+    canvas handling."""
+    rows = _rows(prompts)
     if reference:
+        if len(rows) > 1:
+            raise ValueError("the reference canvas handling is defined for one row (absolute blocks)")
+        plen = len(rows[0])
         num_blocks = (plen + gen_length + block_length - 1) // block_length
-        first, offset = plen // block_length, 0
-        total = num_blocks * block_length
-    else:
-        if gen_length % block_length:
-            raise ValueError("gen_length must be a multiple of block_length")
-        num_blocks = gen_length // block_length
-        first, offset = 0, plen
-        total = plen + gen_length
-    x = np.full((1, total), sp.mask, dtype=np.int64)
-    x[0, :plen] = prompt
-    tr = Tracker(1, plen, total - plen)
+        x, att, _ = _start(rows, num_blocks * block_length - plen, sp)
+        return x, att, plen, plen // block_length, num_blocks, 0
+    if gen_length % block_length:
+        raise ValueError("gen_length must be a multiple of block_length")
+    x, att, plen = _start(rows, gen_length, sp)
+    return x, att, plen, 0, gen_length // block_length, plen
+
+
+def llada2(model, prompts, sp, gen_length, block_length, steps, threshold=0.95, reference=True):
+    x, att, plen, first, num_blocks, offset = _llada2_canvas(prompts, sp, gen_length, block_length, reference)
+    rows = x.shape[0]
+    tr = Tracker(rows, plen, x.shape[1] - plen)
     quota = llada_ref.transfer_counts(block_length, steps)
     nfe = gstep = 0
     for b in range(first, num_blocks):
         lo, hi = offset + b * block_length, offset + (b + 1) * block_length
         for i in range(steps):
-            active = np.flatnonzero(x[0, lo:hi] == sp.mask) + lo
-            if active.size == 0:
+            if not (x[:, lo:hi] == sp.mask).any():
                 break
             window = x[:, :hi] if reference else x
-            logits = _forward(model, window.copy())[0]
+            out = _forward(model, window.copy(), att)
             nfe += 1
-            p = _softmax64(logits[active])
-            x0 = p.argmax(-1)
-            conf = np.take_along_axis(p, x0[:, None], -1)[:, 0]
-            for c in conf:
-                tr.gap(c - threshold)
-            high = np.flatnonzero(conf > threshold)
-            if high.size >= quota[i]:
-                keep = high
-            else:
-                order = np.lexsort((active, -conf))
-                n = min(quota[i], active.size)
-                keep = np.sort(order[:n])
-                if n < active.size:
-                    tr.gap(conf[order[n - 1]] - conf[order[n]])
-            for j in keep:
-                tr.gap(_top2(logits[active[j]]))
-            tr.commit(x, 0, active[keep], x0[keep], gstep)
+            for r in range(rows):
+                _llada2_row(tr, x, r, out[r], lo, hi, sp, gstep, quota[i], threshold)
             gstep += 1
     canvas = x[:, :plen + gen_length]
     return dict(canvas=canvas, commit_step=tr.commit_step[:, :gen_length], nfe=nfe, margin=tr.margin)
+
+
+def _llada2_row(tr, x, r, logits, lo, hi, sp, gstep, quota, threshold):
+    active = np.flatnonzero(x[r, lo:hi] == sp.mask) + lo
+    if active.size == 0:
+        return
+    p = _softmax64(logits[active])
+    x0 = p.argmax(-1)
+    conf = np.take_along_axis(p, x0[:, None], -1)[:, 0]
+    for c in conf:
+        tr.gap(c - threshold)
+    high = np.flatnonzero(conf > threshold)
+    if high.size >= quota:
+        keep = high
+    else:
+        order = np.lexsort((active, -conf))
+        n = min(quota, active.size)
+        keep = np.sort(order[:n])
+        if n < active.size:
+            tr.gap(conf[order[n - 1]] - conf[order[n]])
+    for j in keep:
+        tr.gap(_top2(logits[active[j]]))
+    tr.commit(x, r, active[keep], x0[keep], gstep)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -407,65 +513,71 @@ def llada2(model, prompt, sp, gen_length, block_length, steps, threshold=0.95, r
 #   * a step that changes nothing ends the block.
 # Canvas handling as llada2 (reference=True: absolute blocks, windowed model input; False: LLaDA's).
 # ---------------------------------------------------------------------------------------------------------------
-def llada2_edit(model, prompt, sp, gen_length, block_length, steps, threshold=0.95, edit_threshold=0.9,
+def llada2_edit(model, prompts, sp, gen_length, block_length, steps, threshold=0.95, edit_threshold=0.9,
                 max_post_steps=16, reference=True):
     del steps  # the loop runs until the block is finished, as the reference's
-    plen = len(prompt)
-    if reference:
-        num_blocks = (plen + gen_length + block_length - 1) // block_length
-        first, offset = plen // block_length, 0
-        total = num_blocks * block_length
-    else:
-        if gen_length % block_length:
-            raise ValueError("gen_length must be a multiple of block_length")
-        num_blocks, first, offset, total = gen_length // block_length, 0, plen, plen + gen_length
-    x = np.full((1, total), sp.mask, dtype=np.int64)
-    x[0, :plen] = prompt
-    tr = Tracker(1, plen, total - plen)
+    x, att, plen, first, num_blocks, offset = _llada2_canvas(prompts, sp, gen_length, block_length, reference)
+    rows = x.shape[0]
+    tr = Tracker(rows, plen, x.shape[1] - plen)
     nfe = gstep = edits = 0
     for b in range(first, num_blocks):
         lo, hi = offset + b * block_length, offset + (b + 1) * block_length
-        editable = x[0, lo:hi] == sp.mask  # positions generated in this block; prompt tokens never change
-        post = 0
+        editable = x[:, lo:hi] == sp.mask  # positions generated in this block; prompt tokens never change
+        post = [0] * rows
+        done = [False] * rows  # rows whose block is finished wait for the others
         while True:
-            masks = np.flatnonzero(x[0, lo:hi] == sp.mask) + lo
-            if masks.size == 0:
-                post += 1
-                if post > max_post_steps:
-                    nfe += 1  # the reference's discarded pass
-                    break
-            window = x[:, :hi] if reference else x
-            logits = _forward(model, window.copy())[0][lo:hi]
-            nfe += 1
-            p_all = _softmax64(logits)
-            x0 = p_all.argmax(-1)
-            p = np.take_along_axis(p_all, x0[:, None], -1)[:, 0]
-            rel = masks - lo
-            m2t = rel[p[rel] > threshold]
-            for j in rel:
-                tr.gap(p[j] - threshold)
-            if rel.size and m2t.size == 0:
-                order = np.lexsort((rel, -p[rel]))
-                m2t = rel[order[:1]]
-                if rel.size > 1:
-                    tr.gap(p[rel[order[0]]] - p[rel[order[1]]])
-            cur = x[0, lo:hi]
-            decoded = np.flatnonzero(editable & (cur != sp.mask))
-            t2t = decoded[(p[decoded] > edit_threshold) & (x0[decoded] != cur[decoded])]
-            for j in decoded:
-                if x0[j] != cur[j]:
-                    tr.gap(p[j] - edit_threshold)
-                if p[j] > edit_threshold - 1e-3:
-                    tr.gap(_top2(logits[j]))  # a near-tie could turn "same token" into an edit or back
-            if m2t.size == 0 and t2t.size == 0:
-                gstep += 1  # the step ran and changed nothing: the block is finished
+            for r in range(rows):
+                if not done[r] and not (x[r, lo:hi] == sp.mask).any():
+                    post[r] += 1
+                    if post[r] > max_post_steps:
+                        done[r] = True
+                        nfe += 1  # the reference's discarded pass
+            if all(done):
                 break
-            for j in m2t:
-                tr.gap(_top2(logits[j]))
-            change = np.sort(np.concatenate([m2t, t2t]))
-            edits += t2t.size
-            tr.commit(x, 0, change + lo, x0[change], gstep)
+            window = x[:, :hi] if reference else x
+            out = _forward(model, window.copy(), att)
+            nfe += 1
+            for r in range(rows):
+                if done[r]:
+                    continue
+                changed, n_edits = _llada2_edit_row(tr, x, r, out[r][lo:hi], lo, hi, editable[r], sp, gstep,
+                                                    threshold, edit_threshold)
+                edits += n_edits
+                if not changed:
+                    done[r] = True  # the step ran and changed nothing: the row's block is finished
             gstep += 1
     canvas = x[:, :plen + gen_length]
     return dict(canvas=canvas, commit_step=tr.commit_step[:, :gen_length], nfe=nfe, margin=tr.margin,
                 edits=edits)
+
+
+def _llada2_edit_row(tr, x, r, logits, lo, hi, editable, sp, gstep, threshold, edit_threshold):
+    """One step of one row; returns whether it changed the canvas and how many tokens it edited."""
+    masks = np.flatnonzero(x[r, lo:hi] == sp.mask) + lo
+    p_all = _softmax64(logits)
+    x0 = p_all.argmax(-1)
+    p = np.take_along_axis(p_all, x0[:, None], -1)[:, 0]
+    rel = masks - lo
+    m2t = rel[p[rel] > threshold]
+    for j in rel:
+        tr.gap(p[j] - threshold)
+    if rel.size and m2t.size == 0:
+        order = np.lexsort((rel, -p[rel]))
+        m2t = rel[order[:1]]
+        if rel.size > 1:
+            tr.gap(p[rel[order[0]]] - p[rel[order[1]]])
+    cur = x[r, lo:hi]
+    decoded = np.flatnonzero(editable & (cur != sp.mask))
+    t2t = decoded[(p[decoded] > edit_threshold) & (x0[decoded] != cur[decoded])]
+    for j in decoded:
+        if x0[j] != cur[j]:
+            tr.gap(p[j] - edit_threshold)
+        if p[j] > edit_threshold - 1e-3:
+            tr.gap(_top2(logits[j]))  # a near-tie could turn "same token" into an edit or back
+    if m2t.size == 0 and t2t.size == 0:
+        return False, 0
+    for j in m2t:
+        tr.gap(_top2(logits[j]))
+    change = np.sort(np.concatenate([m2t, t2t]))
+    tr.commit(x, r, change + lo, x0[change], gstep)
+    return True, int(t2t.size)

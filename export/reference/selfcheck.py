@@ -154,6 +154,21 @@ def main():
     res = presets_ref.dream(table_model(factor_fn), [5], SP, gen_length=16, steps=8, alg="maskgit_plus")
     check(int((res["commit_step"] == 0).sum()) == 1, "dream first count %s" % res["commit_step"])
     check(int((res["commit_step"] == 7).sum()) > 0 and (res["commit_step"] >= 0).all(), "dream last step")
+    # The engine's uniform stream: math/rand/v2's PCG seeded (1, 2) gives these first outputs (the test vector
+    # of Go's own pcg_test.go), and u = ((x >> 11) + 0.5) / 2^53.
+    g = presets_ref.GoUniform(1, 2)
+    got = [g.uint64() for _ in range(3)]
+    check(got == [0xc4f5a58656eef510, 0x9dcec3ad077dec6c, 0xc8d04605312f8088], "PCG stream %s" % [hex(v) for v in got])
+    check(presets_ref.GoUniform(1, 2)() == ((0xc4f5a58656eef510 >> 11) + 0.5) * 2.0 ** -53, "uniform draw")
+
+    # A batch: rows of different lengths are left-padded with the pad id; each row takes its own decisions.
+    # factor_fn's confidences at generated positions 2 and 3 are 0.7 and 0.5, both under threshold 0.8, so each
+    # row commits only its best position per step: position 2, then 3, in two passes.
+    res = presets_ref.fast_dllm(table_model(factor_fn), [[5, 6], [7]], SP, gen_length=2, block_length=2, steps=1,
+                                threshold=0.8)
+    check(res["canvas"][1, :2].tolist() == [SP.pad, 7], "batch padding %s" % res["canvas"])
+    check(res["commit_step"].tolist() == [[0, 1], [0, 1]] and res["nfe"] == 2,
+          "batch steps %s nfe %d" % (res["commit_step"], res["nfe"]))
     print("selfcheck: reference semantics OK")
 
 
