@@ -36,7 +36,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import export_onnx  # noqa: E402
-from llada_model import rope_cos_sin, rotate_half  # noqa: E402
+from llada_model import rotate_half  # noqa: E402
 
 OPSET = export_onnx.OPSET
 KV_KEY = "llada.kv_cache"
@@ -47,15 +47,29 @@ OUTPUTS = ["logits", "present_keys", "present_values"]
 
 def cached_forward(model, input_ids, attention_mask, past_keys, past_values, cache_start):
     """Runs model's blocks on the q positions starting at cache_start[0]; every query attends to all seq keys:
-    the fresh ones at [start, start+q) and the cached ones elsewhere (bidirectional, padded keys masked)."""
+    the fresh ones at [start, start+q) and the cached ones elsewhere (bidirectional, padded keys masked).
+
+    Written for tracing: the start is a tensor, so every quantity that depends on it is tensor arithmetic (rotary
+    angles from start + arange(q), the replaced rows picked by a comparison against arange(seq) and filled by a
+    gather), never a Python slice bound, which the tracer would freeze at the example's value."""
     t = model.model.transformer
     cfg = model.config
     B, Q = input_ids.shape
     T = past_keys.shape[3]
-    s = cache_start[0]
     hd = cfg.d_model // cfg.n_heads
-    cos, sin = rope_cos_sin(T, hd, cfg.rope_theta, input_ids.device)
-    cos, sin = cos[s:s + Q], sin[s:s + Q]
+    dev = input_ids.device
+    start = cache_start[0]
+    # Same float arithmetic as llada_model.rope_cos_sin (float32 position times float32 inverse frequency), so
+    # a refresh (start 0, q = seq) rotates exactly as the plain graph does.
+    inv_freq = 1.0 / (cfg.rope_theta ** (torch.arange(0, hd, 2, device=dev, dtype=torch.float32) / hd))
+    qpos = (start + torch.arange(Q, device=dev)).to(torch.float32)
+    freqs = qpos[:, None] * inv_freq[None, :]
+    emb = torch.cat((freqs, freqs), dim=-1)
+    cos, sin = emb.cos(), emb.sin()
+    kpos = torch.arange(T, device=dev)
+    fresh = (kpos >= start) & (kpos < start + Q)                      # [seq]: rows this pass recomputes
+    src = torch.where(fresh, kpos - start, torch.zeros_like(kpos))    # their index into the q fresh rows
+    fresh4 = fresh.view(1, 1, T, 1)
     allowed = (attention_mask != 0).view(B, 1, 1, T)
     x = t["wte"](input_ids)
     keys, values = [], []
@@ -66,12 +80,12 @@ def cached_forward(model, input_ids, attention_mask, past_keys, past_values, cac
         v = blk.v_proj(h).view(B, Q, blk.n_kv, hd).transpose(1, 2)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
-        pk, pv = past_keys[li], past_values[li]
-        k_all = torch.cat([pk[:, :, :s], k, pk[:, :, s + Q:]], dim=2)
-        v_all = torch.cat([pv[:, :, :s], v, pv[:, :, s + Q:]], dim=2)
+        k_all = torch.where(fresh4, k.index_select(2, src), past_keys[li])
+        v_all = torch.where(fresh4, v.index_select(2, src), past_values[li])
         keys.append(k_all)
         values.append(v_all)
         if blk.n_kv != blk.n_heads:
+            # grouped-query attention as llada_model.LLaDABlock (expand + reshape, exportable with dynamic shapes)
             rep = blk.n_heads // blk.n_kv
             k_all = k_all[:, :, None].expand(B, blk.n_kv, rep, T, hd).reshape(B, blk.n_heads, T, hd)
             v_all = v_all[:, :, None].expand(B, blk.n_kv, rep, T, hd).reshape(B, blk.n_heads, T, hd)
@@ -105,19 +119,88 @@ def cache_metadata(cfg):
             KV_KEY + ".head_dim": str(hd)}
 
 
-def export(model, out_path, metadata, example_len=8):
-    """Traces the cached graph (opset 17; batch, q and seq dynamic) and writes the contract metadata plus the
-    llada.kv_cache keys."""
+def _example(cfg, batch, q, seq, start):
+    layers, kv, hd = cache_geometry(cfg)
+    return (torch.zeros(batch, q, dtype=torch.long), torch.ones(batch, seq, dtype=torch.long),
+            torch.zeros(layers, batch, kv, seq, hd), torch.zeros(layers, batch, kv, seq, hd),
+            torch.tensor([start], dtype=torch.long))
+
+
+def check(model, seq=12, start=5, block=4, seed=0, atol=1e-5):
+    """The export-time checks; raises ValueError when one fails, else returns the largest differences.
+
+    On a seeded canvas of two rows (the second left-padded): (1) a refresh (start 0, q = seq, past zeros) gives
+    the plain model's logits; (2) a prefix pass (start, q = seq - start) and (3) a dual pass (start, q = block)
+    on the refresh's cache, over a canvas whose block changed since the refresh, give the numbers of the
+    independent Fast-dLLM reference (export/reference/kvcache_ref.py run_model: unrotated keys, concatenation
+    for the prefix, in-place replacement for the dual cache). Each pass runs eagerly and through a trace made
+    at other shapes (batch 2, q 3, seq 8, start 2), the same trace torch.onnx.export records, so a start or a
+    length frozen into the graph fails here."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference"))
+    import kvcache_ref
+
+    cfg = model.config
+    model.eval()
+    g = torch.Generator().manual_seed(seed)
+    vocab = cfg.embedding_size
+    ids = torch.randint(0, vocab, (2, seq), generator=g)
+    att = torch.ones(2, seq, dtype=torch.long)
+    att[1, :2] = 0
+    changed = ids.clone()
+    changed[:, start:start + block] = torch.randint(0, vocab, (2, block), generator=g)
+    w = _CacheWrapper(model).eval()
+    with torch.no_grad():
+        traced = torch.jit.trace(w, _example(cfg, 2, 3, 8, 2), check_trace=False)
+    out = {}
+
+    def both(name, *args):
+        got = w(*args)
+        tr = traced(*args)
+        for a, b in zip(got, tr):
+            d = (a - b).abs().max().item()
+            if d > atol:
+                raise ValueError(f"kv-cache check {name}: the traced graph differs from eager by {d:g}")
+        return got
+
+    with torch.no_grad():
+        z = _example(cfg, 2, seq, seq, 0)[2]
+        plain = model(ids, att).float()
+        lg, pk, pv = both("refresh", ids, att, z, z, torch.tensor([0]))
+        out["refresh_vs_plain"] = (lg - plain).abs().max().item()
+        _, present = kvcache_ref.run_model(model, ids, att.numpy())
+        prefix_past = [(k[:, :, :start], v[:, :, :start]) for k, v in present]
+        want, _ = kvcache_ref.run_model(model, changed[:, start:], att.numpy(), start, prefix_past)
+        got, _, _ = both("prefix", changed[:, start:], att, pk, pv, torch.tensor([start]))
+        out["prefix_vs_reference"] = (got - want).abs().max().item()
+        want, _ = kvcache_ref.run_model(model, changed[:, start:start + block], att.numpy(), start, present,
+                                        (start, start + block))
+        got, nk, _ = both("dual", changed[:, start:start + block], att, pk, pv, torch.tensor([start]))
+        out["dual_vs_reference"] = (got - want).abs().max().item()
+        keep = torch.ones(seq, dtype=torch.bool)
+        keep[start:start + block] = False
+        out["dual_kept_cache"] = (nk[:, :, :, keep] - pk[:, :, :, keep]).abs().max().item()
+    # The reference divides the scores by sqrt(head_dim) where the graph multiplies by its inverse, so the
+    # cached passes agree to float32 rounding relative to the logits' size (the refresh runs the plain model's
+    # arithmetic and matches it absolutely).
+    scale = max(1.0, plain.abs().max().item())
+    tol = {"refresh_vs_plain": atol, "prefix_vs_reference": atol * scale, "dual_vs_reference": atol * scale,
+           "dual_kept_cache": 0.0}
+    bad = {k: v for k, v in out.items() if not v <= tol[k]}
+    if bad:
+        raise ValueError(f"kv-cache export check failed (tolerances {tol}): {bad}")
+    return out
+
+
+def export(model, out_path, metadata, check_first=True):
+    """Checks the cached computation (check()), traces the cached graph (opset as export_onnx; batch, q and seq
+    dynamic) and writes the given contract metadata plus the llada.kv_cache keys."""
     import onnx
 
     model.eval()
+    if check_first:
+        check(model)
     w = _CacheWrapper(model).eval()
-    layers, kv, hd = cache_geometry(model.config)
-    ids = torch.zeros(2, 3, dtype=torch.long)
-    am = torch.ones(2, example_len, dtype=torch.long)
-    pk = torch.zeros(layers, 2, kv, example_len, hd)
-    pv = torch.zeros(layers, 2, kv, example_len, hd)
-    start = torch.tensor([2], dtype=torch.long)
+    ids, am, pk, pv, start = _example(model.config, 2, 3, 8, 2)
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
     big = sum(p.numel() * 4 for p in model.parameters()) >= export_onnx.TWO_GB
     kwargs = {}
