@@ -179,11 +179,13 @@ def check(model, seq=12, start=5, block=4, seed=0, atol=1e-5):
         keep = torch.ones(seq, dtype=torch.bool)
         keep[start:start + block] = False
         out["dual_kept_cache"] = (nk[:, :, :, keep] - pk[:, :, :, keep]).abs().max().item()
-    # The reference divides the scores by sqrt(head_dim) where the graph multiplies by its inverse, so the
-    # cached passes agree to float32 rounding relative to the logits' size (the refresh runs the plain model's
-    # arithmetic and matches it absolutely).
+    # Tolerances in units of the largest |logit| (at least 1), as onnx_to_ckpt.verify: the refresh runs the plain
+    # model's operations (bit-identical on small widths) but on tensors of other strides, which BLAS may sum in
+    # another order at real widths (1.3e-5 on the shipped Brown model, logits ~25); the reference divides the
+    # scores by sqrt(head_dim) where the graph multiplies by its inverse. The cache rows a dual pass does not
+    # recompute must come back untouched.
     scale = max(1.0, plain.abs().max().item())
-    tol = {"refresh_vs_plain": atol, "prefix_vs_reference": atol * scale, "dual_vs_reference": atol * scale,
+    tol = {"refresh_vs_plain": atol * scale, "prefix_vs_reference": atol * scale, "dual_vs_reference": atol * scale,
            "dual_kept_cache": 0.0}
     bad = {k: v for k, v in out.items() if not v <= tol[k]}
     if bad:
@@ -229,3 +231,50 @@ def export(model, out_path, metadata, check_first=True):
     if not big:
         onnx.checker.check_model(out_path)
     return out_path
+
+
+# Extension keys of a source file that describe its own graph, not the cached one written from its weights.
+_GRAPH_KEYS = ("llada.logits_window", "llada.reductions", "llada.weights", "llada.outputs", "llada.kv_cache")
+
+
+def from_onnx(src, out_dir, atol=1e-5):
+    """Writes out_dir/model.onnx, the cached graph of the weights in src (a plain-contract LLaDA model.onnx; the
+    torch weights are recovered by onnx_to_ckpt.py and checked against ONNX Runtime's logits of src), with src's
+    metadata (less the keys of other graph extensions) plus the llada.kv_cache keys, and copies src's
+    tokenizer.json next to it. Returns (path, metadata)."""
+    import shutil
+
+    import onnx_to_ckpt
+
+    model, meta, causal = onnx_to_ckpt.recover(src)
+    if causal or meta.get("llada.family") != "masked":
+        raise ValueError(f"{src}: the KV cache is for masked LLaDA models (family {meta.get('llada.family')!r})")
+    onnx_to_ckpt.verify(model, src, atol)
+    meta = {k: v for k, v in meta.items() if not k.startswith(_GRAPH_KEYS)}
+    os.makedirs(out_dir, exist_ok=True)
+    path = export(model, os.path.join(out_dir, "model.onnx"), meta)
+    tok = os.path.join(os.path.dirname(os.path.abspath(src)), "tokenizer.json")
+    if os.path.exists(tok):
+        shutil.copyfile(tok, os.path.join(out_dir, "tokenizer.json"))
+    meta.update(cache_metadata(model.config))
+    return path, meta
+
+
+def main(argv=None):
+    import argparse
+
+    ap = argparse.ArgumentParser(
+        description="Writes the KV-cache graph of a shipped model.onnx (weights recovered from its initializers) "
+                    "into a model directory. From a checkpoint directory use export_onnx.py --kv-cache.")
+    ap.add_argument("--from-onnx", required=True, help="plain-contract LLaDA model.onnx, e.g. models/brown/model.onnx")
+    ap.add_argument("--out", required=True, help="output directory (model.onnx + the source's tokenizer.json)")
+    ap.add_argument("--atol", type=float, default=1e-5,
+                    help="recovery check: largest |torch - ORT| logit difference, in units of max(1, max |logit|)")
+    args = ap.parse_args(argv)
+    path, meta = from_onnx(args.from_onnx, args.out, args.atol)
+    print(f"wrote {path} ({os.path.getsize(path) / 1e6:.2f} MB), metadata {meta}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
