@@ -22,8 +22,12 @@ of a cache-capable file must feed the cache tensors anyway; a variant file leave
 runtime that knows nothing of the cache untouched. Advertised by llada.kv_cache = prefix,dual plus the cache
 geometry (llada.kv_cache.layers / kv_heads / head_dim).
 
-Used by export_onnx.py --kv-cache and make_bench_model.py --kv-cache; export(model, out_path, metadata) writes a
-file; cached_forward(...) is the computation it traces.
+cached_forward(...) is the computation; check(model) the export-time checks (refresh == plain model, prefix and
+dual passes == the independent reference export/reference/kvcache_ref.py, eager == a trace made at other
+shapes); export(model, out_path, metadata) checks, traces and writes a file (used by export_onnx.py --kv-cache
+and make_bench_model.py --kv-cache); from_onnx / the command line write the cached graph of a shipped model:
+
+    OMP_NUM_THREADS=1 /usr/bin/python3 export/export_kvcache.py --from-onnx models/brown/model.onnx --out /tmp/brown-kv
 """
 
 import inspect
