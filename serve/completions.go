@@ -289,7 +289,12 @@ func (s *Server) generate(w http.ResponseWriter, ctx context.Context, j *job, pr
 			if c.done {
 				continue
 			}
-			text, ntok, eos, complete := s.rowText(canvas, seq, pl, end[i], i, true)
+			ntok, eos, complete := s.rowSpan(canvas, seq, pl, end[i], i, true)
+			if out == nil && len(j.stops) == 0 && !eos && !complete {
+				all = false // the text is needed only once final: no decoding of the growing prefix
+				continue
+			}
+			text := s.decodeRow(canvas, seq, pl, i, ntok)
 			text, stopped := cutStop(text, j.stops)
 			if stopped || eos || complete {
 				c.text, c.ntok, c.done = text, ntok, true
@@ -327,7 +332,8 @@ func (s *Server) generate(w http.ResponseWriter, ctx context.Context, j *job, pr
 	for i := range choices {
 		c := &choices[i]
 		if !c.done {
-			text, ntok, eos, _ := s.rowText(canvas, seq, pl, end[i], i, false)
+			ntok, eos, _ := s.rowSpan(canvas, seq, pl, end[i], i, false)
+			text := s.decodeRow(canvas, seq, pl, i, ntok)
 			text, stopped := cutStop(text, j.stops)
 			c.text, c.ntok, c.done, c.finish = text, ntok, true, "length"
 			if stopped || eos {
@@ -441,10 +447,11 @@ func (s *Server) failGeneration(w http.ResponseWriter, out *sse, ctx context.Con
 	out.data(map[string]apiError{"error": errorBody(typ, "", "", err.Error())})
 }
 
-// rowText decodes row i's generation. With prefix it reads only the part that is final: up to the first
-// masked position. It cuts at the first EOS or EOT, and reports the tokens read, whether an EOS/EOT ended the
-// text, and whether the text is complete (ended by EOS or reaching the row's end).
-func (s *Server) rowText(canvas []int, seq, promptLen, end, i int, prefix bool) (text string, ntok int, eos, complete bool) {
+// rowSpan measures row i's generation: the tokens before the first EOS or EOT, and with prefix before the first
+// masked position too (the part that is final). It reports whether an EOS/EOT ended the text and whether the text
+// is complete (ended by EOS or reaching the row's end). It reads ids only, so the step loop can tell when every
+// row is final without decoding text that nobody reads.
+func (s *Server) rowSpan(canvas []int, seq, promptLen, end, i int, prefix bool) (ntok int, eos, complete bool) {
 	gen := canvas[i*seq+promptLen : i*seq+end]
 	k := len(gen)
 	for p, id := range gen {
@@ -457,11 +464,16 @@ func (s *Server) rowText(canvas []int, seq, promptLen, end, i int, prefix bool) 
 			break
 		}
 	}
-	text, err := s.tok.Decode(gen[:k], true)
+	return k, eos, eos || k == len(gen)
+}
+
+// decodeRow decodes the first ntok generated tokens of row i.
+func (s *Server) decodeRow(canvas []int, seq, promptLen, i, ntok int) string {
+	text, err := s.tok.Decode(canvas[i*seq+promptLen:i*seq+promptLen+ntok], true)
 	if err != nil { // ids come from the model's own vocabulary; a failure here is a model/tokenizer mismatch
 		s.log.Error("decode failed", "err", err)
 	}
-	return text, k, eos, eos || k == len(gen)
+	return text
 }
 
 // cutStop truncates text at the earliest stop sequence.

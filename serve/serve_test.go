@@ -601,3 +601,41 @@ func TestContinuousModel(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, r.status)
 	assert.Contains(t, string(r.body), "does not run on a continuous model")
 }
+
+// countingTokenizer counts Decode calls, to show which requests decode text at every step.
+type countingTokenizer struct {
+	llada.Tokenizer
+	decodes atomic.Int64
+}
+
+func (c *countingTokenizer) Decode(ids []int, skipSpecial bool) (string, error) {
+	c.decodes.Add(1)
+	return c.Tokenizer.Decode(ids, skipSpecial)
+}
+
+// A request that neither streams nor has stop sequences decodes each choice once, when it is final, not the
+// growing prefix at every step; one with a stop sequence must read the text as it grows.
+func TestDecodesOnlyWhatIsRead(t *testing.T) {
+	s, ts := newTestServer(t, openTiny(t), WithoutBatching())
+	ct := &countingTokenizer{Tokenizer: s.tok}
+	s.tok = ct
+	for _, tc := range []struct {
+		name    string
+		req     map[string]any
+		atLeast int64
+		atMost  int64
+	}{
+		{"plain", map[string]any{"prompt": "w2 w3", "max_tokens": 8, "steps": 8}, 1, 1},
+		{"n=2", map[string]any{"prompt": "w2 w3", "max_tokens": 8, "steps": 8, "n": 2, "temperature": 1, "seed": 3}, 2, 2},
+		{"stop", map[string]any{"prompt": "w2 w3", "max_tokens": 8, "steps": 8, "stop": "zzz"}, 2, 9},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ct.decodes.Store(0)
+			r := post(t, ts, "/v1/completions", "", tc.req)
+			require.Equal(t, http.StatusOK, r.status, string(r.body))
+			got := ct.decodes.Load()
+			assert.GreaterOrEqual(t, got, tc.atLeast)
+			assert.LessOrEqual(t, got, tc.atMost)
+		})
+	}
+}
