@@ -214,7 +214,6 @@ func (g *generation) forwardCached(ctx context.Context) error {
 	}
 	if refresh {
 		k.lo = k.blkLo
-		k.refreshes++
 	}
 	g.winLo, g.winHi = start, start+n
 	g.nfe++

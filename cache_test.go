@@ -412,6 +412,7 @@ func TestCacheErrors(t *testing.T) {
 	assert.Equal(t, 1, den.closed)
 
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	den = kvDoubleFor(CacheDual)
 	n := 0
 	for _, e := range Stream(ctx, den, testContract(24), [][]int{{5, 9}}, cfg) {

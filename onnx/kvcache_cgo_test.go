@@ -233,4 +233,3 @@ func TestForwardCachedAllocs(t *testing.T) {
 	})
 	assert.LessOrEqual(t, allocs, 10.0)
 }
-
