@@ -31,10 +31,10 @@ const (
 
 // KVCacheInfo is the cache a model advertises.
 type KVCacheInfo struct {
-	Modes   []string // the llada.kv_cache list, for example [prefix dual]
-	Layers  int
-	KVHeads int
-	HeadDim int
+	Modes   []string `json:"modes"` // the llada.kv_cache list, for example [prefix dual]
+	Layers  int      `json:"layers"`
+	KVHeads int      `json:"kv_heads"`
+	HeadDim int      `json:"head_dim"`
 }
 
 // cacheSignature reports whether the model has the KV-cache inputs and outputs, and an error when it has only
