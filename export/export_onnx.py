@@ -12,6 +12,7 @@ Usage (repository root):
     /usr/bin/python3 export/export_onnx.py --ckpt CKPT_DIR --tokenizer models/brown/tokenizer.json \
         --out models/brown/model.onnx
     # the autoregressive judge: --family autoregressive --role judge (causal attention)
+    # the KV-cache graph (docs/contract.md, KV cache): add --kv-cache
 
 Special token ids come from the config (mask_token_id, eos_token_id, pad_token_id) and, when --tokenizer is given,
 from its added tokens by name (<|mdm_mask|>, <|endoftext|>, <|eot_id|>, <|startoftext|>); flags override both.
@@ -142,7 +143,11 @@ def main():
     ap.add_argument("--chat-template", help="file with a Jinja chat template to embed")
     ap.add_argument("--logits-window", action="store_true",
                     help="add the logits_window input (docs/contract.md, Logits window; export_window.py)")
+    ap.add_argument("--kv-cache", action="store_true",
+                    help="write the KV-cache graph instead (docs/contract.md, KV cache; export_kvcache.py)")
     args = ap.parse_args()
+    if args.kv_cache and args.logits_window:
+        ap.error("--kv-cache and --logits-window are separate graphs; pick one")
 
     causal = args.causal or args.family == "autoregressive"
     model = LLaDAModelLM.from_pretrained(args.ckpt, causal=causal)
@@ -155,7 +160,11 @@ def main():
         overrides={"mask": args.mask_token_id, "eos": args.eos_token_id, "pad": args.pad_token_id,
                    "eot": args.eot_token_id, "bos": args.bos_token_id},
         max_seq_len=args.max_seq_len, chat_template=tmpl, role=args.role)
-    if args.logits_window:
+    if args.kv_cache:
+        import export_kvcache
+        export_kvcache.export(model, args.out, meta)
+        meta.update(export_kvcache.cache_metadata(model.config))
+    elif args.logits_window:
         import export_window
         export_window.export(model, args.out, meta)
         meta[export_window.WINDOW_KEY] = "1"

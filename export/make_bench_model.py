@@ -18,6 +18,9 @@ weights (same seed) as the plain export, for timing the step loop with and witho
 --logits-window exports the logits-window extension (export_window.py) into d<D>-l<L>-window, for measuring
 the generator's window passes against the full ones on the same weights (same seed).
 
+--kv-cache exports the KV-cache graph (export_kvcache.py) into d<D>-l<L>-kv, the same weights (same seed), for
+timing the prefix and dual caches against uncached decoding on the plain export.
+
 The directory gets model.onnx (with its external data file when the model passes 2 GB), config.json and a
 tokenizer.json copied from models/brown (a smaller vocabulary, which the contract allows), so that
 `llada bench --model DIR` and llada.Open accept it.
@@ -35,6 +38,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import export_onnx  # noqa: E402
+import export_kvcache  # noqa: E402
 import export_window  # noqa: E402
 from llada_model import LLaDAConfig, LLaDAModelLM  # noqa: E402
 
@@ -51,7 +55,8 @@ def bench_config(d_model, layers, kv_heads=None, vocab=126464, max_seq_len=4096)
                        max_sequence_length=max_seq_len, **ids)
 
 
-def build(out_dir, d_model, layers, kv_heads=None, vocab=126464, seed=0, tokenizer=None, logits_window=False):
+def build(out_dir, d_model, layers, kv_heads=None, vocab=126464, seed=0, tokenizer=None, logits_window=False,
+          kv_cache=False):
     cfg = bench_config(d_model, layers, kv_heads, vocab)
     model = LLaDAModelLM(cfg)
     model.init_weights(torch.Generator().manual_seed(seed))
@@ -59,7 +64,9 @@ def build(out_dir, d_model, layers, kv_heads=None, vocab=126464, seed=0, tokeniz
     with open(os.path.join(out_dir, "config.json"), "w") as f:
         json.dump(cfg.to_dict(), f, indent=2, sort_keys=True)
     meta = export_onnx.contract_metadata(cfg, "masked")
-    if logits_window:
+    if kv_cache:
+        export_kvcache.export(model, os.path.join(out_dir, "model.onnx"), meta)
+    elif logits_window:
         export_window.export(model, os.path.join(out_dir, "model.onnx"), meta)
     else:
         export_onnx.export(model, os.path.join(out_dir, "model.onnx"), meta)
@@ -79,13 +86,19 @@ def main():
                     help="export with the logits_window input (docs/contract.md); default directory gets a -window suffix")
     ap.add_argument("--reductions", action="store_true",
                     help="append the in-graph reduction outputs (add_reductions.py); default directory gets a -red suffix")
+    ap.add_argument("--kv-cache", action="store_true",
+                    help="export the KV-cache graph (docs/contract.md, KV cache); default directory gets a -kv suffix")
     ap.add_argument("--out", help="output directory (default: export/bench-models/d<D>-l<L>)")
     args = ap.parse_args()
+    if args.kv_cache and (args.logits_window or args.reductions):
+        ap.error("--kv-cache is its own graph: not with --logits-window or --reductions")
     out = args.out or os.path.join(HERE, "bench-models", f"d{args.d_model}-l{args.layers}" +
-                                   ("-window" if args.logits_window else "") + ("-red" if args.reductions else ""))
+                                   ("-window" if args.logits_window else "") + ("-red" if args.reductions else "") +
+                                   ("-kv" if args.kv_cache else ""))
     start = time.time()
     cfg, n = build(out, args.d_model, args.layers, args.kv_heads, args.vocab, args.seed,
-                   tokenizer=os.path.join(REPO, "models", "brown", "tokenizer.json"), logits_window=args.logits_window)
+                   tokenizer=os.path.join(REPO, "models", "brown", "tokenizer.json"), logits_window=args.logits_window,
+                   kv_cache=args.kv_cache)
     if args.reductions:
         import add_reductions
         add_reductions.main([os.path.join(out, "model.onnx")])
