@@ -448,3 +448,29 @@ func TestCacheStepAllocs(t *testing.T) {
 		})
 	}
 }
+
+// TestCacheEverySupportedPreset: every preset the cache accepts decodes the whole generation with one refresh
+// per block followed by cached windows only.
+func TestCacheEverySupportedPreset(t *testing.T) {
+	for _, name := range []string{"llada-low-confidence", "llada-random", "fast-dllm-threshold", "fast-dllm-factor", "eb", "llada2"} {
+		for _, mode := range []CacheMode{CachePrefix, CacheDual} {
+			t.Run(name+"/"+mode.String(), func(t *testing.T) {
+				den := kvDoubleFor(mode)
+				cfg := GenerateConfig{GenLength: 12, BlockLength: 4, Steps: 6, Sampler: SamplerByName(name), Cache: mode, Seed: 1}
+				rows := generateIDs(t, den, [][]int{{5, 9, 13}}, cfg)
+				assert.NotContains(t, rows[0], 0, "every mask decoded")
+				refreshes := 0
+				for _, p := range den.passes {
+					if p == [2]int{0, 15} {
+						refreshes++
+						continue
+					}
+					require.Positive(t, refreshes, "a cached pass before the first refresh")
+					lo := 3 + (refreshes-1)*4
+					assert.Equal(t, lo, p[0], "window starts at the block of the last refresh")
+				}
+				assert.Equal(t, 3, refreshes)
+			})
+		}
+	}
+}
