@@ -38,6 +38,15 @@ type KVCache struct {
 	out    []ort.Value
 	run    *ort.RunOptions
 	watch  *watcher
+	// io[p] binds the tensors of a pass whose past is buffer p, for the allocation-free run (RunWithBinding)
+	// when ctx can never be cancelled (onnxruntime_go's binding run takes no run options, so it cannot be
+	// terminated, while RunWithOptions allocates a few small values per call). The mask, the start and the
+	// cache buffers are bound once; ids and logits are rebound when a pass uses other tensors. They belong to
+	// the session: Session.Close destroys them.
+	io       [2]*ort.IoBinding
+	ioIDs    [2]*ort.Tensor[int64]
+	ioOut    [2]*ort.Tensor[float32]
+	ioFailed bool // making a binding failed once: this cache runs through RunWithOptions
 }
 
 type idsTensor struct {
@@ -106,7 +115,83 @@ func (s *Session) NewKVCache(rows, seq int) (*KVCache, error) {
 	}
 	c.in = make([]ort.Value, len(s.feedName))
 	c.out = make([]ort.Value, 3)
+	s.poolMu.Lock()
+	defer s.poolMu.Unlock()
+	if s.closedPool {
+		c.destroy()
+		return nil, fmt.Errorf("onnx: new KV cache: %w", ErrClosed)
+	}
+	if s.liveCaches == nil {
+		s.liveCaches = map[*KVCache]struct{}{}
+	}
+	s.liveCaches[c] = struct{}{}
 	return c, nil
+}
+
+// destroyIO releases the cache's IoBindings (before its session is destroyed, or with the cache).
+func (c *KVCache) destroyIO() {
+	for p := range 2 {
+		if c.io[p] != nil {
+			_ = c.io[p].Destroy()
+		}
+		c.io[p], c.ioIDs[p], c.ioOut[p] = nil, nil, nil
+	}
+}
+
+// bindingFor returns the IoBinding of a pass whose past is buffer p with idsT and out bound, or nil when
+// bindings cannot be made (the pass then runs through RunWithOptions).
+func (c *KVCache) bindingFor(p int, idsT *ort.Tensor[int64], out *ort.Tensor[float32]) *ort.IoBinding {
+	if c.io[p] == nil {
+		if c.ioFailed {
+			return nil
+		}
+		io, err := c.s.sess.CreateIoBinding()
+		if err != nil {
+			c.ioFailed = true
+			return nil
+		}
+		bind := []struct {
+			name  string
+			v     ort.Value
+			input bool
+		}{{PastKeys, c.keys[p], true}, {PastValues, c.vals[p], true}, {CacheStart, c.start, true},
+			{PresentKeys, c.keys[1-p], false}, {PresentValues, c.vals[1-p], false}}
+		if c.mask != nil {
+			bind = append(bind, struct {
+				name  string
+				v     ort.Value
+				input bool
+			}{AttentionMask, c.mask, true})
+		}
+		for _, b := range bind {
+			if b.input {
+				err = io.BindInput(b.name, b.v)
+			} else {
+				err = io.BindOutput(b.name, b.v)
+			}
+			if err != nil {
+				_ = io.Destroy()
+				c.ioFailed = true
+				return nil
+			}
+		}
+		c.io[p] = io
+	}
+	if c.ioIDs[p] != idsT {
+		if c.io[p].BindInput(InputIDs, idsT) != nil {
+			c.ioIDs[p] = nil
+			return nil
+		}
+		c.ioIDs[p] = idsT
+	}
+	if c.ioOut[p] != out {
+		if c.io[p].BindOutput(Logits, out) != nil {
+			c.ioOut[p] = nil
+			return nil
+		}
+		c.ioOut[p] = out
+	}
+	return c.io[p]
 }
 
 // Rows and Seq give the canvas shape the cache was made for.
@@ -129,6 +214,9 @@ func (c *KVCache) Invalidate() {
 
 // Close frees the cache's tensors. Closing twice is a no-op.
 func (c *KVCache) Close() error {
+	c.s.poolMu.Lock()
+	delete(c.s.liveCaches, c)
+	c.s.poolMu.Unlock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.closed {
@@ -139,6 +227,7 @@ func (c *KVCache) Close() error {
 }
 
 func (c *KVCache) destroy() {
+	c.destroyIO()
 	for k := range 2 {
 		for _, t := range []*ort.Tensor[float32]{c.keys[k], c.vals[k]} {
 			if t != nil {
@@ -170,6 +259,15 @@ func (c *KVCache) destroy() {
 }
 
 func (c *KVCache) dropOutputs() {
+	for p := range 2 {
+		if c.io[p] != nil && c.ioOut[p] != nil {
+			c.io[p].ClearBoundOutputs()
+			c.ioOut[p] = nil
+			// ClearBoundOutputs drops the cache buffers too: the binding is rebuilt on its next use.
+			_ = c.io[p].Destroy()
+			c.io[p], c.ioIDs[p] = nil, nil
+		}
+	}
 	for _, o := range c.outs {
 		_ = o.t.Destroy()
 	}
@@ -328,15 +426,24 @@ func (s *Session) ForwardCached(ctx context.Context, cache *KVCache, ids, attent
 	c.out[1], c.out[2] = c.keys[1-c.cur], c.vals[1-c.cur]
 
 	done := ctx.Done()
-	if done != nil {
+	var io *ort.IoBinding
+	if done == nil && c.out[0] != nil {
+		io = c.bindingFor(c.cur, idsT, c.out[0].(*ort.Tensor[float32]))
+	}
+	switch {
+	case io != nil:
+		err = s.sess.RunWithBinding(io)
+	case done != nil:
 		if c.watch == nil {
 			c.watch = newWatcher(c.run)
 		}
 		c.watch.begin(done)
-	}
-	err = s.sess.RunWithOptions(c.in, c.out, c.run)
-	if done != nil && c.watch.end() {
-		_ = c.run.UnsetTerminate()
+		err = s.sess.RunWithOptions(c.in, c.out, c.run)
+		if c.watch.end() {
+			_ = c.run.UnsetTerminate()
+		}
+	default:
+		err = s.sess.RunWithOptions(c.in, c.out, c.run)
 	}
 	if err != nil {
 		if vocab == 0 && c.out[0] != nil {
@@ -415,17 +522,23 @@ func (s *Session) plainCache(rows, seq int) (*KVCache, error) {
 	return s.NewKVCache(rows, seq)
 }
 
-// putPlainCache keeps a few idle caches for Forward (a sampler uses one or two shapes).
+// putPlainCache keeps a few idle caches for Forward (a sampler uses one or two shapes). Caches are closed
+// outside poolMu, which KVCache.Close takes.
 func (s *Session) putPlainCache(c *KVCache) {
 	s.poolMu.Lock()
-	defer s.poolMu.Unlock()
-	if s.closedPool {
-		_ = c.Close()
-		return
-	}
-	if len(s.plain) >= 2 {
-		_ = s.plain[0].Close()
+	var drop *KVCache
+	switch {
+	case s.closedPool:
+		drop = c
+	case len(s.plain) >= 2:
+		drop = s.plain[0]
 		s.plain = append(s.plain[:0], s.plain[1:]...)
+		fallthrough
+	default:
+		s.plain = append(s.plain, c)
 	}
-	s.plain = append(s.plain, c)
+	s.poolMu.Unlock()
+	if drop != nil {
+		_ = drop.Close()
+	}
 }

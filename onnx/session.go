@@ -31,9 +31,10 @@ type Session struct {
 	poolMu sync.Mutex
 	pool   []*binding // idle per-shape buffers, most recently used last
 
-	cacheInfo  KVCacheInfo // the llada.kv_cache geometry, when sig.hasCache
-	plain      []*KVCache  // idle caches of Forward on a KV-cache model (kvcache_cgo.go), guarded by poolMu
-	closedPool bool        // set by Close under poolMu: no cache is pooled afterwards
+	cacheInfo  KVCacheInfo           // the llada.kv_cache geometry, when sig.hasCache
+	plain      []*KVCache            // idle caches of Forward on a KV-cache model (kvcache_cgo.go), guarded by poolMu
+	closedPool bool                  // set by Close under poolMu: no cache is pooled afterwards
+	liveCaches map[*KVCache]struct{} // every open cache, whose IoBindings Close releases first; under poolMu
 
 	extra extraOutputs   // sessions for outputs other than logits (outputs_cgo.go)
 	red   reductionState // ForwardReductions' cached tensors (reductions_cgo.go)
@@ -271,11 +272,21 @@ func (s *Session) Close() error {
 		b.destroy()
 	}
 	s.pool = nil
-	for _, c := range s.plain {
+	plain := s.plain
+	s.plain, s.closedPool = nil, true
+	live := make([]*KVCache, 0, len(s.liveCaches))
+	for c := range s.liveCaches {
+		live = append(live, c)
+	}
+	s.poolMu.Unlock()
+	for _, c := range plain {
 		_ = c.Close()
 	}
-	s.plain, s.closedPool = nil, true
-	s.poolMu.Unlock()
+	for _, c := range live { // caches callers still hold: their bindings must not outlive the session
+		c.mu.Lock()
+		c.destroyIO()
+		c.mu.Unlock()
+	}
 	s.red.close()
 	if err := errors.Join(s.sess.Destroy(), s.extra.close()); err != nil {
 		return fmt.Errorf("onnx: close: %w", err)
