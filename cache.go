@@ -151,12 +151,11 @@ func (g *generation) initCache() error {
 
 // cacheState is the generation's side of the KV cache.
 type cacheState struct {
-	den       CachedDenoiser
-	cache     DenoiserCache // made at the first pass, closed when the generation ends
-	lo        int           // the block the cache was refreshed for, -1 when it must be refreshed
-	blkLo     int           // the block being decoded: [blkLo, blkHi)
-	blkHi     int
-	refreshes int
+	den   CachedDenoiser
+	cache DenoiserCache // made at the first pass, closed when the generation ends
+	lo    int           // the block the cache was refreshed for, -1 when it must be refreshed
+	blkLo int           // the block being decoded: [blkLo, blkHi)
+	blkHi int
 }
 
 func (k *cacheState) close() error {
