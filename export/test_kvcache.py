@@ -166,7 +166,8 @@ class ReferenceTest(unittest.TestCase):
     def test_two_layers_differ_from_uncached_somewhere(self):
         # Deeper, the cached keys of the other positions are stale within a block; a cache that was silently
         # refreshed every step would make every case equal to the uncached one.
-        summary = json.load(open(os.path.join(FIXTURE, "golden.json")))["summary"]
+        with open(os.path.join(FIXTURE, "golden.json")) as f:
+            summary = json.load(f)["summary"]
         self.assertLess(summary["same_as_uncached"], summary["kept"])
 
     def test_a_refresh_that_fills_the_block_still_costs_a_cached_pass(self):
