@@ -34,6 +34,8 @@ echo "== benchmarks at toy size (quantized weights: fp32 / int8 / int4)"
 go test -count=1 -run '^$' -bench '^BenchmarkQuantizedWeights$' -benchtime 1x .
 echo "== benchmarks at toy size (KV caches: none / prefix / dual on testdata/kvcache)"
 go test -count=1 -run '^$' -bench '^BenchmarkKVCache$' -benchtime 1x .
+echo "== perf table harness at toy size (none / prefix / dual on testdata/kvcache; fails if a row cannot run)"
+STRICT=1 PROMPT_IDS=5,6,7 PROMPT_LEN=8 GEN=8 STEPS=8 BLOCK=4 REPEAT=1 bash scripts/perf-table.sh kv=testdata/kvcache
 
 echo "== GoMLX backend (module gomlx/, CLI -tags gomlx; PJRT build compiled, run without a plugin)"
 go vet ./gomlx/...
