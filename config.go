@@ -44,6 +44,9 @@ type GenerateConfig struct {
 	// Constraint, when set, keeps every row's generated text (trimmed of ASCII whitespace) in a regular
 	// language: see CompileRegex, CompileJSONSchema and docs/constraints.md.
 	Constraint *Constraint
+	// Cache selects Fast-dLLM's prefix or dual KV cache (see CacheMode); the model must have the KV-cache
+	// extension (CachedDenoiser) and the sampler must be a block-wise confidence sampler. Zero: no cache.
+	Cache CacheMode
 }
 
 // DefaultGenLength is the generation length used when GenerateConfig.GenLength is 0.
@@ -128,6 +131,9 @@ func (c GenerateConfig) Validate() error {
 	}
 	if c.DeferEOS && (s.Proposal != ProposeLLaDA || s.Score != ScoreProb) {
 		return bad("defer_eos (LLaDA's confidence_eos_eot_inf) needs the LLaDA proposal with the prob score")
+	}
+	if err := c.validateCache(s); err != nil {
+		return bad("%v", err)
 	}
 	return nil
 }

@@ -89,6 +89,7 @@ type generation struct {
 	reuse    bool            // the denoiser is Deterministic: an unchanged canvas reuses the last logits
 	closed   *closedFlag     // the Model's, when the generation runs on one; set by Model.Close
 	red      *reductionState // non-nil when the step loop scores from in-graph reductions (reductions.go)
+	kv       *cacheState     // non-nil under GenerateConfig.Cache (cache.go)
 }
 
 func newGeneration(den Denoiser, c Contract, prompts [][]int, cfg GenerateConfig) (*generation, error) {
@@ -163,6 +164,9 @@ func newGeneration(den Denoiser, c Contract, prompts [][]int, cfg GenerateConfig
 		}
 	}
 	if err := g.checkPromptMasks(); err != nil {
+		return nil, err
+	}
+	if err := g.initCache(); err != nil {
 		return nil, err
 	}
 	fwdRows, err := g.initGuidance()
@@ -240,6 +244,7 @@ func (g *generation) run(ctx context.Context, yield func(Step, error) bool) {
 	stepsPerBlock := cfg.Steps / blocks
 	pool := newScorePool(g, g.parallel)
 	defer releaseBuffer(g.den, g.logits)
+	defer g.kv.close()
 	step := 0
 	emit := func(b int) bool {
 		g.out.Block, g.out.Step, g.out.NFE = b, step, g.nfe
@@ -251,6 +256,9 @@ func (g *generation) run(ctx context.Context, yield func(Step, error) bool) {
 	}
 	for b := 0; b < blocks; b++ {
 		lo, hi := g.promptLen+b*cfg.BlockLength, g.promptLen+(b+1)*cfg.BlockLength
+		if g.kv != nil {
+			g.kv.blkLo, g.kv.blkHi = lo, hi // the block's first pass refreshes the cache
+		}
 		nSteps := g.startBlock(lo, hi, stepsPerBlock)
 		for i := 0; !g.blockOver(i, nSteps, lo, hi); i++ {
 			if err := g.stopped(ctx, step); err != nil {
@@ -446,6 +454,9 @@ func (g *generation) stopped(ctx context.Context, step int) error {
 func (g *generation) forward(ctx context.Context) error {
 	if g.red != nil {
 		return g.forwardReductions(ctx)
+	}
+	if g.kv != nil {
+		return g.forwardCached(ctx)
 	}
 	if !g.reuse || !g.haveLogits || !slices.Equal(g.canvas, g.lastIDs) || !g.windowCovers() {
 		in, logits := g.forwardBatch()

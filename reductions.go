@@ -58,7 +58,7 @@ func (g *generation) reductionsQualify() (ReductionDenoiser, bool) {
 	ex, ok := rd.Reductions()
 	smp, cfg := g.smp, g.cfg
 	switch {
-	case !ok, ex != g.c.MaskID, cfg.Temperature != 0, g.guide.on, cfg.Constraint != nil,
+	case !ok, ex != g.c.MaskID, cfg.Temperature != 0, g.guide.on, cfg.Constraint != nil, cfg.Cache != CacheNone,
 		smp.SuppressMask, cfg.SuppressEOS, cfg.DeferEOS:
 		return nil, false
 	}

@@ -75,6 +75,9 @@ type onnxWindowDenoiser struct {
 // newONNXDenoiser adapts sess, with the window when the model advertises it.
 func newONNXDenoiser(sess *onnx.Session, vocab int) Denoiser {
 	d := onnxDenoiser{s: sess, vocab: vocab}
+	if sess.HasKVCache() {
+		return newONNXCachedDenoiser(d)
+	}
 	if sess.HasLogitsWindow() {
 		return withReductions(sess, &onnxWindowDenoiser{onnxDenoiser: d})
 	}

@@ -161,6 +161,9 @@ func (s *Session) Forward(ctx context.Context, ids, attention []int64, rows, seq
 	if s.sig.hasWindow {
 		return s.forwardWindow(ctx, ids, attention, rows, seq, 0, seq, logits) // the window of every position
 	}
+	if s.sig.hasCache {
+		return s.forwardFull(ctx, ids, attention, rows, seq, logits) // a refresh pass on a pooled cache
+	}
 	n := rows * seq
 	vocab := s.sig.vocab
 	if vocab > 0 && len(logits) != n*vocab {

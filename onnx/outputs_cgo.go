@@ -88,6 +88,9 @@ func (s *Session) ForwardOutputs(ctx context.Context, ids, attention []int64, ro
 	if len(want) == 0 {
 		return nil, errors.New("onnx: forward outputs: no output named")
 	}
+	if s.sig.hasCache {
+		return nil, errors.New("onnx: forward outputs: not supported on a KV-cache model (its graph needs the cache inputs); use Forward or ForwardCached")
+	}
 	for i, n := range want {
 		k := slices.IndexFunc(s.outputs, func(t TensorInfo) bool { return t.Name == n })
 		if k < 0 {

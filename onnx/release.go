@@ -20,6 +20,9 @@ func (s *Session) ReleaseBuffer(logits []float32) {
 			b.unbindOutput()
 		}
 	}
+	for _, c := range s.plain {
+		c.ReleaseBuffer()
+	}
 }
 
 // holdsBuffer reports whether an idle binding still wraps logits (for tests).

@@ -31,6 +31,11 @@ type Session struct {
 	poolMu sync.Mutex
 	pool   []*binding // idle per-shape buffers, most recently used last
 
+	cacheInfo  KVCacheInfo           // the llada.kv_cache geometry, when sig.hasCache
+	plain      []*KVCache            // idle caches of Forward on a KV-cache model (kvcache_cgo.go), guarded by poolMu
+	closedPool bool                  // set by Close under poolMu: no cache is pooled afterwards
+	liveCaches map[*KVCache]struct{} // every open cache, whose IoBindings Close releases first; under poolMu
+
 	extra extraOutputs   // sessions for outputs other than logits (outputs_cgo.go)
 	red   reductionState // ForwardReductions' cached tensors (reductions_cgo.go)
 }
@@ -105,6 +110,11 @@ func open(c config, path string, data []byte) (*Session, error) {
 	if s.sig.hasWindow {
 		s.feedName = append(s.feedName, LogitsWindow)
 	}
+	fetch := []string{Logits}
+	if s.sig.hasCache {
+		s.feedName = append(s.feedName, PastKeys, PastValues, CacheStart)
+		fetch = append(fetch, PresentKeys, PresentValues)
+	}
 	s.extra.reopen = newReopener(c, lib, path, data, s.feedName, s.outputs)
 
 	so, err := sessionOptions(c, lib)
@@ -113,9 +123,9 @@ func open(c config, path string, data []byte) (*Session, error) {
 	}
 	defer so.Destroy()
 	if data != nil {
-		s.sess, err = ort.NewDynamicAdvancedSessionWithONNXData(data, s.feedName, []string{Logits}, so)
+		s.sess, err = ort.NewDynamicAdvancedSessionWithONNXData(data, s.feedName, fetch, so)
 	} else {
-		s.sess, err = ort.NewDynamicAdvancedSession(path, s.feedName, []string{Logits}, so)
+		s.sess, err = ort.NewDynamicAdvancedSession(path, s.feedName, fetch, so)
 	}
 	if err != nil {
 		return fail("not a loadable ONNX model: creating session", err)
@@ -123,6 +133,12 @@ func open(c config, path string, data []byte) (*Session, error) {
 	if s.meta, err = readMetadata(s.sess); err != nil {
 		s.sess.Destroy()
 		return fail("reading metadata", err)
+	}
+	if s.sig.hasCache {
+		if s.cacheInfo, err = parseKVCache(s.meta, s.inputs); err != nil {
+			s.sess.Destroy()
+			return nil, fmt.Errorf("onnx: model %s: %w", source, err)
+		}
 	}
 	return s, nil
 }
@@ -256,7 +272,21 @@ func (s *Session) Close() error {
 		b.destroy()
 	}
 	s.pool = nil
+	plain := s.plain
+	s.plain, s.closedPool = nil, true
+	live := make([]*KVCache, 0, len(s.liveCaches))
+	for c := range s.liveCaches {
+		live = append(live, c)
+	}
 	s.poolMu.Unlock()
+	for _, c := range plain {
+		_ = c.Close()
+	}
+	for _, c := range live { // caches callers still hold: their bindings must not outlive the session
+		c.mu.Lock()
+		c.destroyIO()
+		c.mu.Unlock()
+	}
 	s.red.close()
 	if err := errors.Join(s.sess.Destroy(), s.extra.close()); err != nil {
 		return fmt.Errorf("onnx: close: %w", err)

@@ -42,6 +42,7 @@ func (t TensorInfo) String() string {
 type signature struct {
 	hasMask   bool
 	hasWindow bool // the logits_window input of the logits-window extension
+	hasCache  bool // the inputs and outputs of the KV-cache extension (kvcache.go)
 	vocab     int  // static last dimension of logits, 0 when dynamic
 }
 
@@ -72,6 +73,10 @@ func validateSignature(inputs, outputs []TensorInfo) (signature, error) {
 		case LogitsWindow:
 			sig.hasWindow = true
 			check("input", in, "int64", 1)
+		case PastKeys, PastValues:
+			check("input", in, "float32", 5)
+		case CacheStart:
+			check("input", in, "int64", 1)
 		default:
 			extra = append(extra, in.Name)
 		}
@@ -92,6 +97,13 @@ func validateSignature(inputs, outputs []TensorInfo) (signature, error) {
 				sig.vocab = int(out.Shape[2])
 			}
 		}
+	}
+	var err error
+	if sig.hasCache, err = cacheSignature(inputs, outputs); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if sig.hasCache && sig.hasWindow {
+		problems = append(problems, fmt.Sprintf("the KV-cache inputs and %q cannot be combined", LogitsWindow))
 	}
 	if !haveLogits {
 		problems = append(problems, fmt.Sprintf("missing required output %q (float32 [batch, seq, vocab]); the model has outputs %s",

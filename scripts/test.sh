@@ -32,6 +32,8 @@ go test -race -count=1 "${pkgs[@]}"
 
 echo "== benchmarks at toy size (quantized weights: fp32 / int8 / int4)"
 go test -count=1 -run '^$' -bench '^BenchmarkQuantizedWeights$' -benchtime 1x .
+echo "== benchmarks at toy size (KV caches: none / prefix / dual on testdata/kvcache)"
+go test -count=1 -run '^$' -bench '^BenchmarkKVCache$' -benchtime 1x .
 
 echo "== GoMLX backend (module gomlx/, CLI -tags gomlx; PJRT build compiled, run without a plugin)"
 go vet ./gomlx/...

@@ -38,9 +38,10 @@ type benchCase struct {
 type benchResult struct {
 	Case      int     `json:"case"` // 1-based, among the cases
 	Name      string  `json:"name,omitempty"`
-	Run       int     `json:"run"` // 1-based repeat
-	IDs       []int   `json:"ids"` // generated ids (the canvas after the prompt)
-	NFE       int     `json:"nfe"` // forward passes
+	Run       int     `json:"run"`   // 1-based repeat
+	IDs       []int   `json:"ids"`   // generated ids (the canvas after the prompt)
+	Cache     string  `json:"cache"` // KV cache mode: none, prefix or dual
+	NFE       int     `json:"nfe"`   // forward passes
 	Steps     int     `json:"steps"`
 	ElapsedMS float64 `json:"elapsed_ms"`
 	stepMS    []float64
@@ -127,7 +128,7 @@ func runBench(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			if err != nil {
 				return fmt.Errorf("case %d: %w", i+1, err)
 			}
-			res.Case, res.Name, res.Run = i+1, c.Name, r+1
+			res.Case, res.Name, res.Run, res.Cache = i+1, c.Name, r+1, c.Config.Cache.String()
 			out.Cases = append(out.Cases, res)
 			steps = append(steps, res.stepMS...)
 			out.Summary.Runs++
@@ -188,7 +189,7 @@ func percentile(sorted []float64, p float64) float64 {
 
 func writeBenchText(w io.Writer, out benchOutput) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "case\trun\tnfe\tsteps\telapsed_ms\tids")
+	fmt.Fprintln(tw, "case\trun\tcache\tnfe\tsteps\telapsed_ms\tids")
 	for _, r := range out.Cases {
 		label := strconv.Itoa(r.Case)
 		if r.Name != "" {
@@ -198,7 +199,7 @@ func writeBenchText(w io.Writer, out benchOutput) error {
 		for i, id := range r.IDs {
 			ids[i] = strconv.Itoa(id)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.2f\t%s\n", label, r.Run, r.NFE, r.Steps, r.ElapsedMS, strings.Join(ids, ","))
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%.2f\t%s\n", label, r.Run, r.Cache, r.NFE, r.Steps, r.ElapsedMS, strings.Join(ids, ","))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -63,7 +63,7 @@ func TestBenchText(t *testing.T) {
 	cases := writeCases(t, `{"prompt":"w5","gen_length":4}`)
 	out, errs, code := runCLI(t, "", "bench", "--model", tinyDir, "--cases", cases, "--repeat", "3", "--warmup", "0")
 	require.Equal(t, 0, code, errs)
-	assert.Contains(t, out, "case  run  nfe  steps  elapsed_ms  ids")
+	assert.Contains(t, out, "case  run  cache  nfe  steps  elapsed_ms  ids")
 	assert.Equal(t, 3, strings.Count(out, "\n1     "), out)
 	assert.Contains(t, out, "3 runs, 12 tokens")
 	assert.Contains(t, out, "tokens/s")

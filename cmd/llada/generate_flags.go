@@ -8,7 +8,7 @@ import (
 )
 
 // addGenerateSettings registers the generation settings of `llada generate` (length, steps, blocks,
-// temperature, guidance, remasking, seed, EOS handling and every sampler flag) on fs, filling cfg. Call the
+// temperature, guidance, remasking, seed, EOS handling, the KV cache and every sampler flag) on fs, filling cfg. Call the
 // returned function after fs.Parse: it applies the remasking and sampler choices and checks the length.
 // `llada bench` parses its cases with the same definitions, so both accept the same settings.
 func addGenerateSettings(fs *flag.FlagSet, cfg *llada.GenerateConfig) func() error {
@@ -21,9 +21,16 @@ func addGenerateSettings(fs *flag.FlagSet, cfg *llada.GenerateConfig) func() err
 	fs.Uint64Var(&cfg.Seed, "seed", 0, "random seed")
 	fs.BoolVar(&cfg.SuppressEOS, "suppress-eos", false, "never generate EOS (LLaDA logits_eos_inf)")
 	fs.BoolVar(&cfg.DeferEOS, "defer-eos", false, "commit EOS/EOT proposals last (LLaDA confidence_eos_eot_inf)")
+	cache := fs.String("cache", "none", "Fast-dLLM KV cache: none, prefix or dual (needs a model exported with the KV-cache extension "+
+		"and a block-wise confidence sampler)")
 	applySampler := addSamplerFlags(fs)
 	return func() error {
 		cfg.Remasking = llada.Remasking(*remasking)
+		mode, err := llada.ParseCacheMode(*cache)
+		if err != nil {
+			return fmt.Errorf("--cache: %w", err)
+		}
+		cfg.Cache = mode
 		if err := applySampler(cfg); err != nil {
 			return err
 		}

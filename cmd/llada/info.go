@@ -8,6 +8,7 @@ import (
 	"io"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/llada-go/llada"
 	"github.com/llada-go/llada/onnx"
@@ -26,6 +27,8 @@ type infoOutput struct {
 	Backend  string            `json:"backend"`               // "onnxruntime" or what the alternative backend reports
 	Device   string            `json:"device"`
 	Weights  weightsInfo       `json:"weights"` // from llada.weights (info_weights.go)
+	// KVCache is the KV-cache extension the model advertises (llada.kv_cache), null without one.
+	KVCache *onnx.KVCacheInfo `json:"kv_cache"`
 }
 
 // infoSession is what info reads of a model of either family.
@@ -94,8 +97,14 @@ func modelInfo(mf modelFlags) (infoOutput, error) {
 	if err != nil {
 		return infoOutput{}, err
 	}
-	return infoOutput{Contract: c, Metadata: sess.Metadata(), Inputs: sess.Inputs(), Outputs: sess.Outputs(),
-		Library: onnx.LoadedLibrary(), Backend: "onnxruntime", Device: device}, nil
+	out := infoOutput{Contract: c, Metadata: sess.Metadata(), Inputs: sess.Inputs(), Outputs: sess.Outputs(),
+		Library: onnx.LoadedLibrary(), Backend: "onnxruntime", Device: device}
+	if s, ok := sess.(*onnx.Session); ok {
+		if kv, ok := s.KVCache(); ok {
+			out.KVCache = &kv
+		}
+	}
+	return out, nil
 }
 
 func printInfo(stdout io.Writer, out infoOutput, format string) error {
@@ -110,6 +119,12 @@ func printInfo(stdout io.Writer, out infoOutput, format string) error {
 		c.Family, c.Version, c.VocabSize, c.MaxSeqLen, c.LogitsShift)
 	fmt.Fprintf(stdout, "mask %d, eos %d, pad %d, eot %d, bos %d\n", c.MaskID, c.EOSID, c.PadID, c.EOTID, c.BOSID)
 	fmt.Fprintf(stdout, "weights %s\n", readWeights(out.Metadata))
+	if kv := out.KVCache; kv != nil {
+		fmt.Fprintf(stdout, "kv_cache %s (layers %d, kv_heads %d, head_dim %d): --cache %s\n",
+			strings.Join(kv.Modes, ","), kv.Layers, kv.KVHeads, kv.HeadDim, strings.Join(kv.Modes, " or "))
+	} else {
+		fmt.Fprintln(stdout, "kv_cache none")
+	}
 	for _, t := range out.Inputs {
 		fmt.Fprintf(stdout, "input  %s\n", t)
 	}
