@@ -26,7 +26,8 @@ const kvModelEnv = "LLADA_KV_MODEL"
 //
 //	LLADA_KV_MODEL=/tmp/brown-kv LLADA_BENCH_THREADS=2 go test -run '^$' -bench BenchmarkKVCache -benchtime 2x -cpu 2 .
 //
-// LLADA_KV_K sets k (default 2), LLADA_KV_GEN the generation length. LLADA_KV_PLAIN=DIR adds a run of the plain
+// LLADA_KV_K sets k (default 2), LLADA_KV_GEN the generation length, LLADA_KV_SAMPLERS=lowconf or threshold
+// runs one sampler only (a random-weight model never reaches tau, so threshold decoding is one token per pass). LLADA_KV_PLAIN=DIR adds a run of the plain
 // graph of the same weights (for example models/brown), reported as cache=plain, so that the refresh graph's
 // own cost (mode none on the cached file) can be told apart.
 func BenchmarkKVCache(b *testing.B) {
@@ -73,15 +74,22 @@ func BenchmarkKVCache(b *testing.B) {
 			prompt = append(prompt, id)
 		}
 	}
+	only := os.Getenv("LLADA_KV_SAMPLERS")
+	if only != "" && only != "lowconf" && only != "threshold" {
+		b.Fatalf("LLADA_KV_SAMPLERS=%q: want lowconf or threshold", only)
+	}
 	threshold := llada.SamplerByName("fast-dllm-threshold")
 	for _, smp := range []struct {
-		name  string
-		steps int
-		s     llada.Sampler
+		key, name string
+		steps     int
+		s         llada.Sampler
 	}{
-		{fmt.Sprintf("lowconf-k%d", k), gen / k, llada.Sampler{}},
-		{"threshold0.9", gen, threshold},
+		{"lowconf", fmt.Sprintf("lowconf-k%d", k), gen / k, llada.Sampler{}},
+		{"threshold", "threshold0.9", gen, threshold},
 	} {
+		if only != "" && only != smp.key {
+			continue
+		}
 		var uncached []int
 		for _, mode := range []llada.CacheMode{-1, llada.CacheNone, llada.CachePrefix, llada.CacheDual} {
 			model, label := m, mode.String()
