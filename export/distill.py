@@ -247,7 +247,8 @@ def export_student(model, out_dir, tokenizer_path, distill_meta):
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "model.onnx")
     export_onnx.export(model, path, meta)
-    shutil.copyfile(tokenizer_path, os.path.join(out_dir, "tokenizer.json"))
+    if tokenizer_path:
+        shutil.copyfile(tokenizer_path, os.path.join(out_dir, "tokenizer.json"))
     return path
 
 
