@@ -126,7 +126,6 @@ def main():
     d_bar = 0.9 * d_ref
     metrics["distinct1_bar"] = d_bar
     student = D.clone_frozen(teacher).to(dev)
-    per_round = (args.time_budget - (time.time() - t_start)) / args.rounds
     t_steps = args.start_steps
     for rnd in range(1, args.rounds + 1):
         s_steps = t_steps // 2
@@ -144,7 +143,9 @@ def main():
               "teacher_val": [ppl_t, d_t], "start_val": [ppl0, d0], "evals": []}
         D.log("sdtt", f"round {rnd}: teacher {t_steps} passes val gen_ppl {ppl_t:.2f} (distinct1 {d_t:.3f}); "
                       f"student at {s_steps} passes starts at {ppl0:.2f} ({d0:.3f})")
-        r_end = time.time() + per_round
+        # round r ends at its share of the budget counted from the start, validations included, less a minute
+        # per round for the export
+        r_end = t_start + args.time_budget * rnd / args.rounds - 60
         last_eval, step, ema = time.time(), 0, None
         while time.time() < r_end:
             x0 = train.batch(args.batch, gen).to(dev)
