@@ -18,8 +18,8 @@ Semantics follow the reference code (github:czg1225/dParallel, LLaDA/llada_train
 Differences, and why: our generation is one 32-token block (the eval's gen length), so there are no later
 all-masked blocks; the mask ratio is drawn t ~ U(0, 1) per example (the reference fixes 0.5 inside the current
 block) so that the fully masked first pass, where a threshold sampler must already commit several tokens, is
-trained too; full fine-tuning instead of LoRA (3.3 M parameters). The best checkpoint is the one that commits the
-most tokens per pass at tau 0.9 on validation prompts while its generative perplexity (AR judge) stays within
+trained too; full fine-tuning instead of LoRA (3.3 M parameters). The best checkpoint (exported) is the one that commits the
+most tokens per pass at tau 0.9 on validation prompts (the last one is kept in --out/last) while its generative perplexity (AR judge) stays within
 --max-ppl-loss of the teacher's at one token per pass and its distinct-1 within the same margin (generative
 perplexity alone rewards repetitive text).
 """
@@ -134,11 +134,11 @@ def main():
     metrics = {"args": vars(args), "teacher_val_gen_ppl": ppl_teacher, "bars": [ppl_bar, d_bar], "start": [ppl0, tpp0, d0], "evals": []}
 
     def key(ppl, tpp, d1):
-        ok = ppl <= ppl_bar and d1 >= d_bar
-        return (ok, tpp if ok else -ppl)
+        # checkpoints within both bars first, then by tokens per pass; if none ever qualifies the exported
+        # student is the fastest one, and metrics.json says it did not qualify
+        return (ppl <= ppl_bar and d1 >= d_bar, tpp)
 
-    best = key(ppl0, tpp0, d0)
-    D.save_ckpt(student, os.path.join(args.out, "best"), {"step": 0, "val_gen_ppl": ppl0, "tokens_per_pass": tpp0})
+    best = None
     opt = D.make_optimizer(student, args.lr)
     step, last_eval, ema = 0, time.time(), None
     end = t_start + args.time_budget - 60  # leave time for the export
@@ -169,10 +169,13 @@ def main():
             metrics["evals"].append({"step": step, "loss_ema": ema, "val_gen_ppl": ppl, "tokens_per_pass": tpp,
                                      "distinct1": d1, "elapsed_s": time.time() - t_start})
             tag = ""
-            if key(ppl, tpp, d1) > best:
+            info = {"step": step, "val_gen_ppl": ppl, "tokens_per_pass": tpp, "distinct1": d1,
+                    "qualified": key(ppl, tpp, d1)[0]}
+            D.save_ckpt(student, os.path.join(args.out, "last"), info)
+            if best is None or key(ppl, tpp, d1) > best:
                 best = key(ppl, tpp, d1)
-                D.save_ckpt(student, os.path.join(args.out, "best"),
-                            {"step": step, "val_gen_ppl": ppl, "tokens_per_pass": tpp})
+                metrics["best"] = info
+                D.save_ckpt(student, os.path.join(args.out, "best"), info)
                 tag = " (best, saved)"
             D.log("certainty", f"step {step}: val {tpp:.2f} tokens/pass, gen_ppl {ppl:.2f}, distinct1 {d1:.3f}{tag}")
             last_eval = time.time()
@@ -181,7 +184,7 @@ def main():
     metrics["steps"] = step
     with open(os.path.join(args.out, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=1)
-    if args.export_dir:
+    if args.export_dir and best is not None:
         best_model = LLaDAModelLM.from_pretrained(os.path.join(args.out, "best")).eval()
         D.export_student(best_model, args.export_dir, args.tokenizer,
                          D.distill_metadata("certainty-forcing", args.teacher, "fast-dllm-threshold", D.GEN_LEN,
