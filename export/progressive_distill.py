@@ -295,7 +295,7 @@ def main():
     if args.out:
         extra = {
             "llada.distill.method": "progressive",
-            "llada.distill.teacher": f"{os.path.basename(os.path.normpath(args.teacher))} sha256:{file_sha16(tpath)}",
+            "llada.distill.teacher": f"{os.path.basename(tpath)} sha256:{file_sha16(tpath)}",  # the agreed form
             "llada.distill.sampler": "ddim",
             "llada.distill.steps": str(n_teacher),
             "llada.distill.gen_length": str(args.gen_length),

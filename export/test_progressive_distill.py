@@ -187,7 +187,7 @@ class EndToEnd(unittest.TestCase):
             with open(os.path.join(teacher, "model.onnx"), "rb") as f:
                 sha = hashlib.sha256(f.read()).hexdigest()[:16]
             self.assertEqual(meta["llada.distill.method"], "progressive")
-            self.assertEqual(meta["llada.distill.teacher"], f"teacher sha256:{sha}")
+            self.assertEqual(meta["llada.distill.teacher"], f"model.onnx sha256:{sha}")
             self.assertEqual(meta["llada.distill.steps"], "1")
             self.assertEqual(meta["llada.distill.rounds"], "2")
             self.assertEqual(meta["llada.distill.sampler"], "ddim")

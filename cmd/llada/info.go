@@ -26,6 +26,7 @@ type infoOutput struct {
 	Backend  string            `json:"backend"`               // "onnxruntime" or what the alternative backend reports
 	Device   string            `json:"device"`
 	Weights  weightsInfo       `json:"weights"` // from llada.weights (info_weights.go)
+	Distill  *llada.Distill    `json:"distill,omitempty"` // from llada.distill.* (distilled students only)
 }
 
 // infoSession is what info reads of a model of either family.
@@ -101,6 +102,7 @@ func modelInfo(mf modelFlags) (infoOutput, error) {
 func printInfo(stdout io.Writer, out infoOutput, format string) error {
 	c := out.Contract
 	out.Weights = readWeights(out.Metadata)
+	out.Distill = llada.ReadDistill(out.Metadata)
 	if format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -110,6 +112,7 @@ func printInfo(stdout io.Writer, out infoOutput, format string) error {
 		c.Family, c.Version, c.VocabSize, c.MaxSeqLen, c.LogitsShift)
 	fmt.Fprintf(stdout, "mask %d, eos %d, pad %d, eot %d, bos %d\n", c.MaskID, c.EOSID, c.PadID, c.EOTID, c.BOSID)
 	fmt.Fprintf(stdout, "weights %s\n", readWeights(out.Metadata))
+	printDistill(stdout, out.Distill)
 	for _, t := range out.Inputs {
 		fmt.Fprintf(stdout, "input  %s\n", t)
 	}
