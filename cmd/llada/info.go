@@ -25,7 +25,7 @@ type infoOutput struct {
 	Library  string            `json:"onnxruntime,omitempty"` // the ONNX Runtime library, with --backend ort
 	Backend  string            `json:"backend"`               // "onnxruntime" or what the alternative backend reports
 	Device   string            `json:"device"`
-	Weights  weightsInfo       `json:"weights"` // from llada.weights (info_weights.go)
+	Weights  weightsInfo       `json:"weights"`           // from llada.weights (info_weights.go)
 	Distill  *llada.Distill    `json:"distill,omitempty"` // from llada.distill.* (distilled students only)
 }
 
