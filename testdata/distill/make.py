@@ -5,6 +5,9 @@
   masked/      testdata/tiny's model (random weights) with llada.distill.* keys of an SDTT student
   continuous/  testdata/continuous-tiny's model with the keys of a progressive-distillation student
   bad/         testdata/tiny's model with malformed keys (unknown sampler, steps "four")
+  judge/       testdata/tiny's model relabelled llada.family = autoregressive, llada.role = judge: a stand-in judge of
+               the tiny vocabulary so that `llada eval --tasks distill` runs end to end in tests (its scores are
+               meaningless: the network is bidirectional and random)
 
 The weights are not distilled: the fixtures exercise how `llada info` and `llada eval` read the keys, which are
 informational (docs/contract.md, "Distillation provenance"). "Teacher" is the source file, as an exporter writes it.
@@ -25,15 +28,23 @@ def sha16(path):
         return hashlib.sha256(f.read()).hexdigest()[:16]
 
 
-def write(src_dir, name, keys, extra_files=()):
+def write(src_dir, name, keys, extra_files=(), replace=None):
     dst = os.path.join(OUT, name)
     os.makedirs(dst, exist_ok=True)
     src = os.path.join(src_dir, "model.onnx")
     m = onnx.load(src)
     for p in [p for p in m.metadata_props if p.key.startswith("llada.distill.")]:
         m.metadata_props.remove(p)
+    for p in m.metadata_props:
+        if replace and p.key in replace:
+            p.value = replace[p.key]
+    have = {p.key for p in m.metadata_props}
+    for k in sorted(set(replace or {}) - have):
+        p = m.metadata_props.add()
+        p.key, p.value = k, replace[k]
     keys = dict(keys)
-    keys.setdefault("llada.distill.teacher", f"model.onnx sha256:{sha16(src)}")
+    if keys:
+        keys.setdefault("llada.distill.teacher", f"model.onnx sha256:{sha16(src)}")
     for k in sorted(keys):
         p = m.metadata_props.add()
         p.key, p.value = k, keys[k]
@@ -53,6 +64,7 @@ def main():
                                "llada.distill.seed": "3", "llada.distill.rounds": "2"}, ("embeddings.bin",))
     write(tiny, "bad", {"llada.distill.method": "sdtt", "llada.distill.sampler": "fastest",
                         "llada.distill.steps": "four"})
+    write(tiny, "judge", {}, replace={"llada.family": "autoregressive", "llada.role": "judge"})
 
 
 if __name__ == "__main__":
