@@ -169,6 +169,25 @@ def file_sha16(path):
     return h.hexdigest()[:16]
 
 
+def export_student(model, steps, rounds, args, tpath, meta, table, emb_raw):
+    """Exports a student (the teacher's contract, its embeddings.bin bytes, the llada.distill.* keys) to args.out
+    and checks the file's ORT logits against the torch model."""
+    extra = {
+        "llada.distill.method": "progressive",
+        "llada.distill.teacher": f"{os.path.basename(tpath)} sha256:{file_sha16(tpath)}",  # the agreed form
+        "llada.distill.sampler": "ddim",
+        "llada.distill.steps": str(steps),
+        "llada.distill.gen_length": str(args.gen_length),
+        "llada.distill.seed": str(args.seed),
+        "llada.distill.rounds": str(rounds),
+    }
+    tok = os.path.join(args.teacher, "tokenizer.json")
+    path, _ = export_continuous.export(model.eval(), table, args.out, tok if os.path.exists(tok) else None,
+                                       mask_id=int(meta["llada.mask_token_id"]), emb_bytes=emb_raw, extra_meta=extra)
+    w2, _ = onnx_to_ckpt.verify_continuous(model, path, 1e-5)
+    log(f"exported {args.out} ({os.path.getsize(path) / 1e6:.2f} MB, {steps} steps), torch vs ORT max |diff| {w2:.2e}")
+
+
 def main():
     t_start = time.time()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -186,10 +205,21 @@ def main():
     ap.add_argument("--work", required=True, help="scratch directory: per-round checkpoints and metrics.json")
     ap.add_argument("--out", help="export the last round's student here (model.onnx, embeddings.bin, tokenizer.json)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--export-round", type=int, default=0,
+                    help="no training: export round N's student from --work (e.g. an intermediate one) to --out")
     args = ap.parse_args()
     if args.base_steps % (1 << args.rounds):
         raise SystemExit(f"--base-steps {args.base_steps} cannot be halved {args.rounds} times")
     torch.set_num_threads(args.threads)
+    if args.export_round:
+        if not args.out or not 1 <= args.export_round <= args.rounds:
+            raise SystemExit("--export-round N needs --out and 1 <= N <= --rounds")
+        tpath = os.path.join(args.teacher, "model.onnx")
+        _, meta, table, emb_raw = onnx_to_ckpt.recover_continuous(tpath)
+        student, _ = export_continuous.load_checkpoint(os.path.join(args.work, f"round{args.export_round}"))
+        export_student(student, args.base_steps >> args.export_round, args.export_round, args, tpath, meta, table,
+                       emb_raw)
+        return
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
     os.makedirs(args.work, exist_ok=True)
@@ -293,21 +323,7 @@ def main():
         n_teacher = n
 
     if args.out:
-        extra = {
-            "llada.distill.method": "progressive",
-            "llada.distill.teacher": f"{os.path.basename(tpath)} sha256:{file_sha16(tpath)}",  # the agreed form
-            "llada.distill.sampler": "ddim",
-            "llada.distill.steps": str(n_teacher),
-            "llada.distill.gen_length": str(args.gen_length),
-            "llada.distill.seed": str(args.seed),
-            "llada.distill.rounds": str(args.rounds),
-        }
-        tok = os.path.join(args.teacher, "tokenizer.json")
-        path, _ = export_continuous.export(teacher_model.eval(), table, args.out, tok if os.path.exists(tok) else None,
-                                           mask_id=int(meta["llada.mask_token_id"]), emb_bytes=emb_raw,
-                                           extra_meta=extra)
-        w2, s2 = onnx_to_ckpt.verify_continuous(teacher_model, path, 1e-5)
-        log(f"exported {args.out} ({os.path.getsize(path) / 1e6:.2f} MB), torch vs ORT max |diff| {w2:.2e}")
+        export_student(teacher_model, n_teacher, args.rounds, args, tpath, meta, table, emb_raw)
     log(f"done in {time.time() - t_start:.0f}s")
 
 

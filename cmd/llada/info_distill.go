@@ -19,7 +19,10 @@ func printDistill(w io.Writer, d *llada.Distill) {
 		from = append(from, "from "+d.Teacher)
 	}
 	var extra []string
-	if d.Rounds > 0 {
+	switch {
+	case d.Rounds == 1:
+		extra = append(extra, "1 round")
+	case d.Rounds > 1:
 		extra = append(extra, fmt.Sprintf("%d rounds", d.Rounds))
 	}
 	if d.Seed != "" {
