@@ -194,6 +194,17 @@ class EndToEnd(unittest.TestCase):
             self.assertEqual(meta["llada.continuous.embeddings_sha256"], hashlib.sha256(want).hexdigest())
             with open(os.path.join(d, "work", "metrics.json")) as f:
                 self.assertEqual([e["student_steps"] for e in json.load(f)["rounds"]], [2, 1])
+            # --export-round: the intermediate round-1 student (2 steps) from its checkpoint
+            out1 = os.path.join(d, "student1")
+            r = subprocess.run([sys.executable, os.path.join(HERE, "progressive_distill.py"), "--teacher", teacher,
+                                "--base-steps", "4", "--rounds", "2", "--time-budget", "0", "--gen-length", "8",
+                                "--work", os.path.join(d, "work"), "--out", out1, "--export-round", "1"],
+                               capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr[-2000:])
+            meta1 = {p.key: p.value for p in onnx.load(os.path.join(out1, "model.onnx")).metadata_props}
+            self.assertEqual((meta1["llada.distill.steps"], meta1["llada.distill.rounds"]), ("2", "1"))
+            with open(os.path.join(out1, "embeddings.bin"), "rb") as f:
+                self.assertEqual(f.read(), want)
 
 
 if __name__ == "__main__":
