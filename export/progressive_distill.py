@@ -104,15 +104,19 @@ def per_pos(sig_row, held):
     return torch.where(held, torch.zeros_like(held, dtype=sig_row.dtype), sig_row[:, None].expand(held.shape))
 
 
+def runtime_step(den, z, x0, held, s, s2, sc):
+    """One step of the runtime's ddim (eta 0) from per-row noise levels s to s2 [B]: the x0 estimate d at every
+    position (what the next pass gets as self-conditioning), and the new state, held positions kept clean. At
+    s2 = 0 the step lands on d itself."""
+    d = den.x0(z, per_pos(s, held), sc)
+    zn = torch.where(held[..., None], x0, ddim_step(z, d, s[:, None, None], s2[:, None, None]))
+    return zn, d
+
+
 def teacher_target(teacher, x0, z, held, s, s_mid, s2, sc):
     """Two teacher DDIM steps s -> s_mid -> s2 from z (per-row levels [B]) and the student's target x~."""
-    keep = held[..., None]
-    d1 = teacher.x0(z, per_pos(s, held), sc)
-    z1 = torch.where(keep, x0, ddim_step(z, d1, s[:, None, None], s_mid[:, None, None]))
-    d2 = teacher.x0(z1, per_pos(s_mid, held), d1)
-    last = (s2 == 0)[:, None, None]
-    z2 = torch.where(last, d2, ddim_step(z1, d2, s_mid[:, None, None], s2[:, None, None].clamp_min(1e-12)))
-    z2 = torch.where(keep, x0, z2)
+    z1, d1 = runtime_step(teacher, z, x0, held, s, s_mid, sc)
+    z2, _ = runtime_step(teacher, z1, x0, held, s_mid, s2, d1)
     return pd_target(z, z2, s[:, None, None], s2[:, None, None])
 
 
@@ -143,22 +147,27 @@ def step_loss(student, teacher, ids, held, idx, eps, grid_n, grid_2n, self_cond)
 
 
 @torch.no_grad()
-def ddim_sample(den, noise, grid, self_cond):
-    """Unconditional DDIM (eta 0) over grid from x_T = grid[0] * noise; returns the rounded token ids."""
-    z = grid[0] * noise
+def ddim_sample(den, noise, grid, self_cond, prompt=None, trajectory=None):
+    """The runtime's ddim (eta 0) over grid: x_T = grid[0] * noise [B, L, D] at generated positions, prompt ids
+    [B, P] (optional) held clean in front; returns the rounded token ids of every position (the nearest
+    embedding row of the final state). trajectory, a list, receives each step's x0 estimate."""
     b, l, _ = noise.shape
-    sc = torch.zeros_like(z)
     held = torch.zeros(b, l, dtype=torch.bool)
-    d = z
+    ids = torch.zeros(b, l, dtype=torch.long)
+    if prompt is not None:
+        held[:, : prompt.shape[1]] = True
+        ids[:, : prompt.shape[1]] = prompt
+    x0 = den.E[ids]
+    z = torch.where(held[..., None], x0, grid[0] * noise)
+    sc = torch.zeros_like(z)
     for i in range(len(grid) - 1):
-        s, s2 = grid[i], grid[i + 1]
-        d = den.x0(z, per_pos(torch.full((b,), s), held), sc)
+        z, d = runtime_step(den, z, x0, held, torch.full((b,), grid[i]), torch.full((b,), grid[i + 1]), sc)
         if self_cond:
             sc = d
-        z = d if s2 == 0 else ddim_step(z, d, s, s2)
-    # nearest embedding row (L2) of the final state, as the runtime rounds
+        if trajectory is not None:
+            trajectory.append(torch.where(held[..., None], x0, d))
     dist = (z * z).sum(-1, keepdim=True) - 2 * z @ den.E.T + (den.E * den.E).sum(-1)
-    return dist.argmin(-1)
+    return torch.where(held, ids, dist.argmin(-1))
 
 
 def file_sha16(path):

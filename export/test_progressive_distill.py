@@ -161,6 +161,30 @@ class Algebra(unittest.TestCase):
             self.assertTrue(all(a >= b for a, b in zip(gn, gn[1:])))  # non-increasing (the cap can repeat 40)
 
 
+class RuntimeParity(unittest.TestCase):
+    def test_ddim_matches_the_reference_the_go_sampler_matches(self):
+        """The student's target is built from runtime_step; run as a sampler on models/continuous, it reproduces
+        the torch reference's ddim golden (export/reference/continuous_ref.py, float64), which
+        TestContinuousParityWithTorchReference holds the Go ddim sampler to: same x0 at every step, same tokens."""
+        import base64
+        with open(os.path.join(REPO, "testdata", "goldens", "continuous", "brown.json")) as f:
+            case = [c for c in json.load(f)["cases"] if c["name"] == "ddim"][0]
+        model, meta, table, raw = onnx_to_ckpt.recover_continuous(os.path.join(REPO, "models", "continuous", "model.onnx"))
+        E = torch.from_numpy(np.frombuffer(raw, dtype="<f4", offset=24).reshape(model.cfg.vocab_size, -1).copy())
+        prompt = torch.tensor(case["prompts"])
+        p, n = prompt.shape[1], case["gen_length"]
+        noise = torch.from_numpy(np.frombuffer(base64.b64decode(case["noise_b64"]), dtype="<f4").copy())
+        noise = noise.view(1, p + n, -1)
+        traj = []
+        grid = pd.sigma_grid(table, case["steps"], model.cfg.sigma_max)
+        toks = pd.ddim_sample(pd.Denoiser(model, E), noise, grid, True, prompt=prompt, trajectory=traj)
+        self.assertEqual(toks.tolist(), case["tokens"])
+        self.assertEqual(len(traj), len(case["x0_b64"]))
+        for i, (got, want) in enumerate(zip(traj, case["x0_b64"])):
+            w = torch.from_numpy(np.frombuffer(base64.b64decode(want), dtype="<f4").copy()).view(1, n, -1)
+            self.assertLess((got[:, p:] - w).abs().max().item(), 2e-3, f"step {i}")
+
+
 @unittest.skipUnless(HAS_ORT, "needs Go (ORT oracle)")
 class EndToEnd(unittest.TestCase):
     def test_short_run_exports_student_with_teacher_table(self):
