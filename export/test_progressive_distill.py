@@ -147,6 +147,43 @@ class Algebra(unittest.TestCase):
         t = pd.teacher_target(_Const(c), x0, z, held, s, s_mid, s2, torch.zeros_like(z))
         self.assertTrue(torch.allclose(t[:, 2:], c.expand(b, l - 2, d), atol=1e-5))
 
+    def test_trajectory_states_chain_through_their_targets(self):
+        """On the teacher's trajectory, one student step from state i with its target lands on state i+1 (and the
+        last on the final state), held positions stay clean, state 0 is sigma_max noise with zero self-cond, and
+        each later state's self-cond is the teacher's estimate of the step before."""
+        model = tiny_model()
+        E = model.embedding_table().detach()
+        den = pd.Denoiser(model, E)
+        g = torch.Generator().manual_seed(2)
+        b, l = 2, 6
+        ids = torch.randint(0, 40, (b, l), generator=g)
+        held = torch.zeros(b, l, dtype=torch.bool)
+        held[0, :2] = True
+        eps = torch.randn(b, l, CFG["embed_dim"], generator=g)
+        table = [(0.0, 0.1), (0.5, 2.0), (1.0, 20.0)]
+        g4 = pd.sigma_grid(table, 4, 20.0)
+        z, s, s2, sc, tgt, hd = pd.trajectory_examples(den, ids, held, eps, g4, True)
+        n = 2
+        self.assertEqual(z.shape[0], n * b)
+        self.assertTrue(torch.allclose(s, torch.tensor([g4[0]] * b + [g4[2]] * b)))  # float32 levels
+        self.assertTrue(torch.allclose(s2, torch.tensor([g4[2]] * b + [0.0] * b)))
+        x0 = E[ids]
+        self.assertTrue(torch.allclose(z[:b][~held], (g4[0] * eps)[~held]))
+        self.assertTrue(torch.equal(z[:b][held], x0[held]))
+        self.assertEqual(float(sc[:b].abs().max()), 0.0)
+        self.assertGreater(float(sc[b:].abs().max()), 0.0)
+        stepped = pd.ddim_step(z[:b], tgt[:b], s[:b, None, None], s2[:b, None, None])
+        self.assertTrue(torch.allclose(stepped[~held], z[b:][~held], atol=1e-4))
+        # the last state's target is where two teacher steps end: the final sample (sigma 0)
+        with torch.no_grad():
+            zz = torch.where(held[..., None], x0, g4[0] * eps)
+            c = torch.zeros_like(zz)
+            for k in range(4):
+                zz, d = pd.runtime_step(den, zz, x0, held, torch.full((b,), g4[k]), torch.full((b,), g4[k + 1]), c)
+                c = d
+        self.assertTrue(torch.allclose(tgt[b:][~held], zz[~held], atol=1e-4))
+        self.assertTrue(torch.equal(hd, held.repeat(n, 1)))
+
     def test_grid_nests_and_matches_the_runtime_layout(self):
         table = [(0.0, 0.05), (0.25, 0.4), (0.7, 9.0), (1.0, 60.0)]
         for t, sig in table:
