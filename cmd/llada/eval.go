@@ -43,7 +43,7 @@ func runEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	judgePath := fs.String("judge", defaultJudge, "autoregressive judge (ONNX) for generative perplexity; must share the text model's tokenizer")
 	sentences := fs.String("sentences", defaultSentences, "held-out sentences (JSON: {\"sentences\": [...]})")
 	puzzles := fs.String("puzzles", "", "Sudoku puzzles (JSON, models/sudoku/test_puzzles.json format; default: test_puzzles.json in --sudoku-model)")
-	tasks := fs.String("tasks", strings.Join(eval.TaskNames(), ","), "tasks to run: "+strings.Join(eval.TaskNames(), ", "))
+	tasks := fs.String("tasks", strings.Join(eval.TaskNames(), ","), "tasks to run: "+strings.Join(eval.TaskNames(), ", ")+"; "+eval.TaskDistill+" (teachers vs --students)")
 	samplers := fs.String("samplers", strings.Join(eval.SamplerNames(), ","), "samplers for the text tasks")
 	sudokuSamplers := fs.String("sudoku-samplers", strings.Join(eval.DefaultSudokuSamplers(), ","), "samplers (decoding orders) for Sudoku")
 	budgets := fs.String("tokens-per-step", "1,2,4,8", "NFE budgets of the text tasks: tokens committed per forward pass (steps = ceil(masked/k))")
