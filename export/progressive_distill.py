@@ -262,6 +262,8 @@ def main():
     ap.add_argument("--states", choices=["data", "trajectory"], default="trajectory",
                     help="where the student's training states come from: the forward process on data (the paper's "
                          "Algorithm 2) or the teacher's own 2N-step sampling trajectories (held positions from data)")
+    ap.add_argument("--resume-round", type=int, default=0,
+                    help="start after round N, whose student checkpoint is in --work (the budget covers the rest)")
     ap.add_argument("--export-round", type=int, default=0,
                     help="no training: export round N's student from --work (e.g. an intermediate one) to --out")
     args = ap.parse_args()
@@ -310,9 +312,20 @@ def main():
 
     teacher_model = base
     history = []
-    per_round = args.time_budget / args.rounds
     n_teacher = args.base_steps
-    for r in range(args.rounds):
+    first = 0
+    if args.resume_round:
+        # Continue from a finished round's student (its checkpoint in --work): it is the next round's teacher.
+        first = args.resume_round
+        teacher_model, _ = export_continuous.load_checkpoint(os.path.join(args.work, f"round{first}"))
+        n_teacher = args.base_steps >> first
+        log(f"resuming after round {first}: teacher {n_teacher} steps")
+        mpath = os.path.join(args.work, "metrics.json")
+        if os.path.exists(mpath):
+            with open(mpath) as f:
+                history = [e for e in json.load(f)["rounds"] if e["round"] <= first]
+    per_round = args.time_budget / max(1, args.rounds - first)
+    for r in range(first, args.rounds):
         n = n_teacher // 2
         grid_n, grid_2n = sigma_grid(table, n, cfg.sigma_max), sigma_grid(table, n_teacher, cfg.sigma_max)
         assert all(abs(grid_n[i] - grid_2n[2 * i]) == 0 for i in range(n + 1)), "grids must nest"
