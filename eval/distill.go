@@ -473,7 +473,21 @@ func (r *Report) distillKeyLines() []string {
 				}
 			}
 			if len(parts) > 0 {
-				out = append(out, fmt.Sprintf("**%s** (%s, %s) vs teacher: %s.", row.Model, row.Method, row.Decoding.Sampler, strings.Join(parts, "; ")))
+				line := fmt.Sprintf("**%s** (%s, %s) vs teacher: %s.", row.Model, row.Method, row.Decoding.Sampler, strings.Join(parts, "; "))
+				// The reference of a parallel-decoding student: its teacher committing one token per pass.
+				// A step-count sampler at k = 1 first; an adaptive row that happened to commit one per pass else.
+				var ref *DistillRow
+				for i, t := range r.Distill {
+					if t.Task == row.Task && t.teacher() && t.Family == row.Family && t.TokensPerPass == 1 &&
+						(ref == nil || (ref.Decoding.TokensPerStep != 1 && t.Decoding.TokensPerStep == 1)) {
+						ref = &r.Distill[i]
+					}
+				}
+				if ref != nil {
+					name, tv := metric(*ref)
+					line += fmt.Sprintf(" The teacher at one token per pass (%s %s, %.0f NFE): %s %.1f.", ref.Decoding.Sampler, ref.Decoding.Setting(), ref.NFE, name, tv)
+				}
+				out = append(out, line)
 			}
 			continue
 		}

@@ -43,7 +43,9 @@ func TestRunDistillStudents(t *testing.T) {
 	teacherSudoku, err := llada.New(sudokuSolverDenoiser(), sudokuTokenizer(), sc)
 	require.NoError(t, err)
 	data.Sudoku, data.Puzzles = teacherSudoku, loadTestPuzzles(t)[:6]
-	data.Students = []Student{{Label: "pd", Model: pd}, {Label: "cf", Model: cf}, {Label: "sud", Model: sudoku}}
+	sd := withDistill(t, data.Text.Denoiser(), data.Text.Tokenizer(), data.Text.Contract(), map[string]string{
+		llada.DistillMethodKey: llada.DistillSDTT, llada.DistillSamplerKey: "llada-low-confidence", llada.DistillStepsKey: "4"})
+	data.Students = []Student{{Label: "pd", Model: pd}, {Label: "cf", Model: cf}, {Label: "sd", Model: sd}, {Label: "sud", Model: sudoku}}
 
 	cfg := continuousConfig()
 	cfg.Tasks = []string{TaskDistill}
@@ -61,7 +63,8 @@ func TestRunDistillStudents(t *testing.T) {
 			order = append(order, r.Family+"/"+r.Model)
 		}
 	}
-	assert.Equal(t, []string{"masked/teacher", "masked/cf", "continuous/teacher", "continuous/pd", "sudoku/teacher", "sudoku/sud"}, order)
+	// The masked teacher runs both masked students' samplers, then the students follow in the given order.
+	assert.Equal(t, []string{"masked/teacher", "masked/cf", "masked/sd", "continuous/teacher", "continuous/pd", "sudoku/teacher", "sudoku/sud"}, order)
 	// Continuous: ddim at 8, 4 and the recommended 2 solver steps, one pass each, for teacher and student.
 	for _, m := range []string{TeacherLabel, "pd"} {
 		for _, n := range []int{8, 4, 2} {
@@ -103,10 +106,11 @@ func TestRunDistillStudents(t *testing.T) {
 	require.NoError(t, rep.WriteMarkdown(&md, MarkdownOptions{}))
 	for _, want := range []string{"## Distillation: teachers vs students", "| continuous | pd (progressive) | ddim | steps=2 | 2.0 | 4.00 |",
 		"**pd** (progressive, ddim) at 2.0 NFE: gen PPL", "**cf** (certainty-forcing, fast-dllm-threshold) vs teacher: τ=0.9:",
-		"**sud** (sdtt, llada-low-confidence) at", "| sud (sdtt) | llada-low-confidence |"} {
+		"**sud** (sdtt, llada-low-confidence) at", "| sud (sdtt) | llada-low-confidence |",
+		"The teacher at one token per pass (llada-low-confidence k=1, 8 NFE): gen PPL", "**sd** (sdtt, llada-low-confidence) at 4.0 NFE"} {
 		assert.Contains(t, md.String(), want)
 	}
-	assert.Len(t, rep.distillKeyLines(), 3, "one key line per student")
+	assert.Len(t, rep.distillKeyLines(), 4, "one key line per student")
 }
 
 // TestDistillValidation: students that cannot be compared are errors before anything runs.
