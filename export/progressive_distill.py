@@ -28,17 +28,13 @@ sampling time);
 the teacher and N halves.
 
 Where the states z come from (--states):
-  * data (the paper): the forward process, z = x0 + s eps on a data window, i ~ U{0..N-1} per row; the
+  * data (default, the paper): the forward process, z = x0 + s eps on a data window, i ~ U{0..N-1} per row; the
     self-conditioning input is zeros at i = 0 and otherwise the teacher's estimate at (z, s) from zeros.
-  * trajectory (default): the teacher's own 2N-step ddim trajectories from noise (held positions from data):
-    the state at every even grid point 2i is a student state, the state two teacher steps later gives its target
-    directly, and the self-conditioning input is the teacher's previous estimate, exactly as the sampler feeds it.
-    Why: on models/continuous (badly under-trained: its samples are far from text) the data states are not where
-    sampling goes. A first 32 -> 16 round on data states (1,117 steps, 25 min) cut the held-out distillation loss
-    5x (0.00104 -> 0.00019), yet the student's 16-step samples matched the teacher's 32-step ones on fewer tokens
-    (83.2%) than the teacher's own 16-step samples did (89.0%): it learnt the teacher on text, not on its
-    trajectories. Training on trajectories keeps the algorithm (one student step = two teacher steps, rounds
-    halving N) and moves only the state distribution to the one the student is used on.
+  * trajectory: the teacher's own 2N-step ddim trajectories from noise (held positions from data): the state at
+    every even grid point 2i is a student state, the state two teacher steps later gives its target directly, and
+    the self-conditioning input is the teacher's previous estimate, as the sampler feeds it. Tried because
+    models/continuous (badly under-trained) samples far from text, so data states are not where sampling goes;
+    on it, it did worse than data states in both rounds compared (export/README.md, "Progressive distillation").
 
 Checks per round (fixed held-out windows, fixed noise): the distillation loss, and how often the student's
 N-step DDIM generation (unconditional, from the same starting noise) rounds to the same tokens as its teacher's
@@ -259,7 +255,7 @@ def main():
     ap.add_argument("--work", required=True, help="scratch directory: per-round checkpoints and metrics.json")
     ap.add_argument("--out", help="export the last round's student here (model.onnx, embeddings.bin, tokenizer.json)")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--states", choices=["data", "trajectory"], default="trajectory",
+    ap.add_argument("--states", choices=["data", "trajectory"], default="data",
                     help="where the student's training states come from: the forward process on data (the paper's "
                          "Algorithm 2) or the teacher's own 2N-step sampling trajectories (held positions from data)")
     ap.add_argument("--resume-round", type=int, default=0,
