@@ -318,7 +318,7 @@ func parseStudents(s string) ([]studentSpec, error) {
 func studentNote(sp studentSpec, m *llada.Model) string {
 	line := fmt.Sprintf("- student %s: `%s` (%s, vocabulary %d)", sp.label, sp.dir, m.Contract().Family, m.Contract().VocabSize)
 	if d := llada.ReadDistill(m.Contract().Extra); d != nil {
-		line += fmt.Sprintf(": distilled %s from %s, recommended %s at %d steps for %d tokens, %d rounds, seed %s",
+		line += fmt.Sprintf(": distilled %s from %s, recommended %s at %d steps for %d tokens, rounds %d, seed %s",
 			orUnknown(d.Method), d.Teacher, d.Sampler, d.Steps, d.GenLength, d.Rounds, d.Seed)
 	}
 	return line

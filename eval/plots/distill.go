@@ -102,7 +102,7 @@ func writeDistill(r *eval.Report, path string) error {
 			p.X.Tick.Marker = [2]logTicks{{1, 2, 4, 8}, {1, 2, 5}}[col] // budgets halve; seconds span decades
 			if m.logY {
 				p.Y.Scale = plot.LogScale{}
-				p.Y.Tick.Marker = logTicks{1, 1.5, 2, 3, 5, 7}
+				p.Y.Tick.Marker = spanTicks{}
 			}
 			p.Add(plotter.NewGrid())
 			for _, k := range order {
@@ -168,4 +168,14 @@ func writeDistill(r *eval.Report, path string) error {
 func distillColor(i int) color.Color {
 	all := append(append([]color.Color{}, palette...), contPalette...)
 	return all[i%len(all)]
+}
+
+// spanTicks labels a log axis densely within a decade and at 1, 2, 5 across several, so labels do not overlap.
+type spanTicks struct{}
+
+func (spanTicks) Ticks(lo, hi float64) []plot.Tick {
+	if lo > 0 && hi/lo < 10 {
+		return logTicks{1, 1.5, 2, 3, 5, 7}.Ticks(lo, hi)
+	}
+	return logTicks{1, 2, 5}.Ticks(lo, hi)
 }
