@@ -108,6 +108,7 @@ func (r *Report) WriteMarkdown(w io.Writer, o MarkdownOptions) error {
 		b.WriteString("\n")
 	}
 	r.writeSemanticMarkdown(&b, o)
+	r.writeDistillMarkdown(&b, o)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

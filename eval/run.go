@@ -32,10 +32,11 @@ func ParseTasks(names []string) ([]string, error) {
 	if len(names) == 0 {
 		return TaskNames(), nil
 	}
+	known := append(TaskNames(), TaskDistill) // distill needs students, so it is not in the default run
 	var out []string
 	for _, n := range names {
-		if !slices.Contains(TaskNames(), n) {
-			return nil, fmt.Errorf("%w %q (known: %s)", ErrUnknownTask, n, strings.Join(TaskNames(), ", "))
+		if !slices.Contains(known, n) {
+			return nil, fmt.Errorf("%w %q (known: %s)", ErrUnknownTask, n, strings.Join(known, ", "))
 		}
 		if !slices.Contains(out, n) {
 			out = append(out, n)
@@ -92,6 +93,13 @@ type Config struct {
 	ParaphrasePairs int
 	// CalibrationCopies masked copies of each likelihood window (default 4) and CalibrationBins (default 15).
 	CalibrationCopies, CalibrationBins int
+
+	// DistillNFE is the forward-pass sweep of the teacher-vs-student comparison (TaskDistill, distill.go):
+	// solver steps for continuous samplers, ceil(length/n) tokens per pass for masked step-count samplers;
+	// default 4, 8, 16, 32. DistillTemperature is the masked samplers' temperature there (0, the default:
+	// greedy, the decoding the students are distilled for).
+	DistillNFE         []int
+	DistillTemperature float64
 }
 
 // DefaultSudokuSamplers are the decoding orders compared on Sudoku: random order, the most probable token first,
@@ -155,6 +163,9 @@ func (c Config) withDefaults() Config {
 	def(&c.MauvePrompts, 48)
 	c.MauvePrompts = max(c.MauvePrompts, c.GenPrompts)
 	def(&c.ParaphrasePairs, 128)
+	if len(c.DistillNFE) == 0 {
+		c.DistillNFE = []int{4, 8, 16, 32}
+	}
 	def(&c.CalibrationCopies, 4)
 	def(&c.CalibrationBins, 15)
 	return c
@@ -171,6 +182,8 @@ type Data struct {
 	Judge      *Judge
 	Sentences  []string
 	Puzzles    []Puzzle
+	// Students are distilled models compared with their teachers (Text, Continuous or Sudoku) by TaskDistill.
+	Students []Student
 }
 
 // Report holds everything a run measured.
@@ -189,6 +202,9 @@ type Report struct {
 	// MauveHumanGenPPL is the judge's generative perplexity of the human continuations MAUVE compares with.
 	MauveHumanGenPPL float64
 	Calibration      *CalibrationScore
+
+	// Distill holds the teacher-vs-student rows of TaskDistill (distill.go).
+	Distill []DistillRow
 }
 
 // InfillRow is one sampler setting on the infill task.
@@ -273,6 +289,9 @@ func Run(ctx context.Context, cfg Config, data Data, progressOut io.Writer) (*Re
 	}
 	if has(TaskCalibration) {
 		units++
+	}
+	if has(TaskDistill) {
+		units += distillUnitsCount(cfg, data)
 	}
 	prog := newProgress(progressOut, units)
 	rep := &Report{Config: cfg}
@@ -389,6 +408,24 @@ func Run(ctx context.Context, cfg Config, data Data, progressOut io.Writer) (*Re
 		rep.Calibration = &c
 		prog.step("calibration")
 	}
+	if has(TaskDistill) {
+		m := data.Text
+		var items []InfillItem
+		var prompts [][]int
+		if m != nil {
+			seqs, err := SentencePrefixes(m.Tokenizer(), data.Sentences, cfg.InfillLength, cfg.InfillSentences)
+			if err != nil {
+				return nil, fmt.Errorf("eval: distill: %w", err)
+			}
+			items = InfillItems(seqs, cfg.InfillSpans)
+			if prompts, err = SentencePrefixes(m.Tokenizer(), data.Sentences, cfg.PromptLength, cfg.GenPrompts); err != nil {
+				return nil, fmt.Errorf("eval: distill: %w", err)
+			}
+		}
+		if err := runDistill(ctx, cfg, data, rep, prog, items, prompts); err != nil {
+			return nil, err
+		}
+	}
 	rep.Elapsed = time.Since(start)
 	return rep, nil
 }
@@ -442,6 +479,13 @@ func validate(ctx context.Context, cfg Config, data Data) error {
 	needText := false
 	for _, t := range cfg.Tasks {
 		switch t {
+		case TaskDistill:
+			// Text students need the text model, its sentences and the judge; Sudoku students the Sudoku model.
+			for _, s := range data.Students {
+				if s.Model != nil && studentFamily(s, data) != StudentSudoku {
+					needText = true
+				}
+			}
 		case TaskInfill, TaskGenPPL, TaskLikelihood, TaskCalibration:
 			needText = true
 		case TaskSudoku:
@@ -491,7 +535,12 @@ func validate(ctx context.Context, cfg Config, data Data) error {
 			return err
 		}
 	}
-	if slices.Contains(cfg.Tasks, TaskGenPPL) {
+	if slices.Contains(cfg.Tasks, TaskDistill) {
+		if err := validateStudents(ctx, cfg, data); err != nil {
+			return err
+		}
+	}
+	if slices.Contains(cfg.Tasks, TaskGenPPL) || (slices.Contains(cfg.Tasks, TaskDistill) && needText) {
 		if data.Judge == nil {
 			return fmt.Errorf("%w: the genppl task needs an autoregressive judge", ErrBadConfig)
 		}

@@ -73,6 +73,16 @@ func (r *Report) WriteSummary(w io.Writer, o MarkdownOptions, plotDir string) er
 			l.Sequences, l.Length, l.MC.Samples, bd.PerToken(), bd.PerTokenSE(), bd.Perplexity(), l.CopiesPerSecond)
 	}
 	r.writeSemanticSummary(&b, o, plotDir)
+	if lines := r.distillKeyLines(); len(lines) > 0 {
+		fmt.Fprintf(&b, "\n**Distilled students vs their teachers.** Each student with its recommended sampler, beside its teacher "+
+			"with the same sampler (NFE sweep %s, temperature %g; full table in RESULTS.md):\n\n", joinInts(r.Config.DistillNFE), r.Config.DistillTemperature)
+		for _, l := range lines {
+			fmt.Fprintf(&b, "- %s\n", l)
+		}
+		if f, ok := o.Plots[TaskDistill]; ok {
+			fmt.Fprintf(&b, "\n![teachers vs students: quality against NFE and wall clock](%s)\n", path.Join(plotDir, f))
+		}
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

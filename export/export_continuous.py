@@ -80,12 +80,15 @@ def metadata(cfg, table, emb_sha, mask_id):
     }
 
 
-def export(model, table, out_dir, tokenizer=None, mask_id=None):
+def export(model, table, out_dir, tokenizer=None, mask_id=None, emb_bytes=None, extra_meta=None):
+    """Writes out_dir/{model.onnx, embeddings.bin, tokenizer.json}. emb_bytes, when given, is written as
+    embeddings.bin verbatim (a distilled student ships its teacher's table, byte for byte, since it never trains
+    it); extra_meta adds llada.* keys (e.g. llada.distill.*)."""
     import onnx
 
     os.makedirs(out_dir, exist_ok=True)
     cfg = model.cfg
-    emb = embeddings_bytes(model)
+    emb = emb_bytes if emb_bytes is not None else embeddings_bytes(model)
     with open(os.path.join(out_dir, "embeddings.bin"), "wb") as f:
         f.write(emb)
     sha = hashlib.sha256(emb).hexdigest()
@@ -114,6 +117,10 @@ def export(model, table, out_dir, tokenizer=None, mask_id=None):
     m = onnx.load(path)
     del m.metadata_props[:]
     meta = metadata(cfg, table, sha, mask_id)
+    for k, v in (extra_meta or {}).items():
+        if k in meta:
+            raise ValueError(f"extra metadata key {k} would replace a contract key")
+        meta[k] = str(v)
     for k in sorted(meta):
         p = m.metadata_props.add()
         p.key, p.value = k, meta[k]

@@ -43,7 +43,7 @@ func runEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	judgePath := fs.String("judge", defaultJudge, "autoregressive judge (ONNX) for generative perplexity; must share the text model's tokenizer")
 	sentences := fs.String("sentences", defaultSentences, "held-out sentences (JSON: {\"sentences\": [...]})")
 	puzzles := fs.String("puzzles", "", "Sudoku puzzles (JSON, models/sudoku/test_puzzles.json format; default: test_puzzles.json in --sudoku-model)")
-	tasks := fs.String("tasks", strings.Join(eval.TaskNames(), ","), "tasks to run: "+strings.Join(eval.TaskNames(), ", "))
+	tasks := fs.String("tasks", strings.Join(eval.TaskNames(), ","), "tasks to run: "+strings.Join(eval.TaskNames(), ", ")+"; "+eval.TaskDistill+" (teachers vs --students)")
 	samplers := fs.String("samplers", strings.Join(eval.SamplerNames(), ","), "samplers for the text tasks")
 	sudokuSamplers := fs.String("sudoku-samplers", strings.Join(eval.DefaultSudokuSamplers(), ","), "samplers (decoding orders) for Sudoku")
 	budgets := fs.String("tokens-per-step", "1,2,4,8", "NFE budgets of the text tasks: tokens committed per forward pass (steps = ceil(masked/k))")
@@ -66,6 +66,9 @@ func runEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs.IntVar(&cfg.LikelihoodLength, "likelihood-length", 64, "tokens per likelihood window")
 	fs.IntVar(&cfg.MC.Samples, "mc-samples", 128, "masked copies per window (LLaDA's mc_num)")
 	fs.IntVar(&cfg.MC.Batch, "mc-batch", 16, "copies per stratified draw (LLaDA's batch_size)")
+	students := fs.String("students", "", "distilled students compared with their teachers (task distill, added to the run when --tasks is not given): LABEL=DIR,... e.g. sdtt=DIR,cf=DIR,pd=DIR; each runs its recommended sampler (llada.distill.sampler) beside its teacher (--model, --continuous-model or --sudoku-model, by family)")
+	distillNFE := fs.String("distill-nfe", "4,8,16,32", "NFE sweep of the teacher-vs-student comparison (solver steps, or ceil(length/n) tokens per pass)")
+	fs.Float64Var(&cfg.DistillTemperature, "distill-temperature", 0, "masked samplers' temperature in the teacher-vs-student comparison (0 = greedy)")
 	fs.IntVar(&cfg.MauvePrompts, "mauve-prompts", 48, "prompts whose continuations MAUVE compares with the human ones (the genppl samples and more)")
 	quick := fs.Bool("quick", false, "a fast run for development: "+quickSummary+" (flags given explicitly win)")
 	out := fs.String("out", defaultEvalOut, "output directory for RESULTS.md and the PNG plots")
@@ -82,6 +85,21 @@ func runEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	var err error
 	if cfg.Tasks, err = eval.ParseTasks(splitList(*tasks)); err != nil {
 		return fmt.Errorf("--tasks: %w", err)
+	}
+	studentSpecs, err := parseStudents(*students)
+	if err != nil {
+		return fmt.Errorf("--students: %w", err)
+	}
+	tasksGiven := false
+	fs.Visit(func(f *flag.Flag) { tasksGiven = tasksGiven || f.Name == "tasks" })
+	if len(studentSpecs) > 0 && !tasksGiven {
+		cfg.Tasks = append(cfg.Tasks, eval.TaskDistill)
+	}
+	if cfg.DistillNFE, err = parseInts(*distillNFE); err != nil {
+		return fmt.Errorf("--distill-nfe: %w", err)
+	}
+	if t := cfg.DistillTemperature; t < 0 || t != t {
+		return fmt.Errorf("--distill-temperature %v: must be >= 0", t)
 	}
 	cfg.Samplers, cfg.SudokuSamplers = splitList(*samplers), splitList(*sudokuSamplers)
 	if cfg.TokensPerStep, err = parseInts(*budgets); err != nil {
@@ -127,7 +145,7 @@ func runEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if mf.library != "" {
 		onnxOpts = append(onnxOpts, onnx.WithLibraryPath(mf.library))
 	}
-	if has(eval.TaskInfill) || has(eval.TaskGenPPL) || has(eval.TaskLikelihood) {
+	if has(eval.TaskInfill) || has(eval.TaskGenPPL) || has(eval.TaskLikelihood) || has(eval.TaskDistill) {
 		dir := mf.dir
 		if dir == "" {
 			dir = defaultTextModel
@@ -143,12 +161,37 @@ func runEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			return err
 		}
 	}
+	// The students open before the teachers: their families say which teachers the distill task needs.
+	needCont, needSudoku := false, false
+	if has(eval.TaskDistill) {
+		opts := []llada.Option{llada.WithIntraOpThreads(mf.threads), llada.WithThreadSpinning(*spin)}
+		if mf.library != "" {
+			opts = append(opts, llada.WithLibraryPath(mf.library))
+		}
+		for _, sp := range studentSpecs {
+			m, err := llada.Open(sp.dir, opts...)
+			if err != nil {
+				return fmt.Errorf("student %s: %w", sp.label, err)
+			}
+			defer m.Close()
+			st := eval.Student{Label: sp.label, Model: m}
+			switch c := m.Contract(); {
+			case c.Family == llada.FamilyContinuous:
+				needCont = true
+			case data.Text != nil && c.VocabSize != data.Text.Contract().VocabSize:
+				needSudoku = true // a masked student of another vocabulary than the text model: the Sudoku one
+				st.Family = eval.StudentSudoku
+			}
+			data.Students = append(data.Students, st)
+			notes = append(notes, studentNote(sp, m))
+		}
+	}
 	// Like the judge for infill: the default continuous model joins when it is there (the command run from the
 	// repository root) and reads the text model's vocabulary; one given explicitly must.
 	contGiven := false
 	fs.Visit(func(f *flag.Flag) { contGiven = contGiven || f.Name == "continuous-model" })
 	_, contStat := os.Stat(*contDir)
-	if (has(eval.TaskInfill) || has(eval.TaskGenPPL)) && *contDir != "none" && *contDir != "" && (contGiven || contStat == nil) {
+	if (has(eval.TaskInfill) || has(eval.TaskGenPPL) || needCont) && *contDir != "none" && *contDir != "" && (contGiven || contStat == nil) {
 		opts := []llada.Option{llada.WithIntraOpThreads(mf.threads), llada.WithThreadSpinning(*spin)}
 		if mf.library != "" {
 			opts = append(opts, llada.WithLibraryPath(mf.library))
@@ -169,7 +212,7 @@ func runEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		cc := m.Contract().Continuous
 		notes = append(notes, fmt.Sprintf("- continuous model: `%s` (vocabulary %d, max_seq_len %d, embedding dim %d)", *contDir, m.Contract().VocabSize, m.Contract().MaxSeqLen, cc.EmbedDim))
 	}
-	if has(eval.TaskSudoku) {
+	if has(eval.TaskSudoku) || needSudoku {
 		m, closer, err := eval.OpenModel(*sudokuDir, onnxOpts...)
 		if err != nil {
 			return fmt.Errorf("sudoku model: %w", err)
@@ -190,13 +233,17 @@ func runEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	judgeGiven := false
 	fs.Visit(func(f *flag.Flag) { judgeGiven = judgeGiven || f.Name == "judge" })
 	_, statErr := os.Stat(*judgePath)
-	if has(eval.TaskGenPPL) || (has(eval.TaskInfill) && (judgeGiven || statErr == nil)) {
+	textStudents := false
+	for _, s := range data.Students {
+		textStudents = textStudents || s.Family != eval.StudentSudoku
+	}
+	if has(eval.TaskGenPPL) || textStudents || (has(eval.TaskInfill) && (judgeGiven || statErr == nil)) {
 		j, err := eval.OpenJudge(*judgePath, onnxOpts...)
 		if err != nil {
 			return err
 		}
 		defer j.Close()
-		if has(eval.TaskGenPPL) || j.VocabSize() == data.Text.Contract().VocabSize {
+		if has(eval.TaskGenPPL) || textStudents || j.VocabSize() == data.Text.Contract().VocabSize {
 			data.Judge = j
 			notes = append(notes, fmt.Sprintf("- judge: `%s` (autoregressive, vocabulary %d)", *judgePath, j.VocabSize()))
 			if err := sameTokenizer(*judgePath, mf.dir); err != nil {
@@ -243,6 +290,38 @@ func runEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	fmt.Fprintf(stdout, "wrote %s, README-section.md and %d plots in %s\n", filepath.Join(*out, "RESULTS.md"), len(plots), rep.Elapsed.Round(1e8))
 	return nil
+}
+
+// studentSpec is one LABEL=DIR of --students.
+type studentSpec struct{ label, dir string }
+
+// parseStudents reads --students: LABEL=DIR pairs, labels unique and not "teacher".
+func parseStudents(s string) ([]studentSpec, error) {
+	var out []studentSpec
+	seen := map[string]bool{}
+	for _, p := range splitList(s) {
+		label, dir, ok := strings.Cut(p, "=")
+		label, dir = strings.TrimSpace(label), strings.TrimSpace(dir)
+		if !ok || label == "" || dir == "" {
+			return nil, fmt.Errorf("%q: want LABEL=DIR", p)
+		}
+		if label == eval.TeacherLabel || seen[label] {
+			return nil, fmt.Errorf("label %q: labels must be unique and not %q", label, eval.TeacherLabel)
+		}
+		seen[label] = true
+		out = append(out, studentSpec{label, dir})
+	}
+	return out, nil
+}
+
+// studentNote describes a student for the report: its directory and provenance.
+func studentNote(sp studentSpec, m *llada.Model) string {
+	line := fmt.Sprintf("- student %s: `%s` (%s, vocabulary %d)", sp.label, sp.dir, m.Contract().Family, m.Contract().VocabSize)
+	if d := llada.ReadDistill(m.Contract().Extra); d != nil {
+		line += fmt.Sprintf(": distilled %s from %s, recommended %s at %d steps for %d tokens, rounds %d, seed %s",
+			orUnknown(d.Method), d.Teacher, d.Sampler, d.Steps, d.GenLength, d.Rounds, d.Seed)
+	}
+	return line
 }
 
 func modelNote(what, dir string, c llada.Contract) string {

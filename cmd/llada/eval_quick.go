@@ -19,9 +19,10 @@ var quickFlags = [][2]string{
 	{"continuous-samplers", "dpm-solver++,ddpm"},
 	{"continuous-steps", "8"},
 	{"continuous-infill-steps", "8"},
+	{"distill-nfe", "4,16"},
 }
 
-const quickSummary = "4 samplers, budgets 1 and 4, 20 puzzles, 8 infill sentences, 8 likelihood windows of 32 copies, continuous dpm-solver++ and ddpm at 8 steps"
+const quickSummary = "4 samplers, budgets 1 and 4, 20 puzzles, 8 infill sentences, 8 likelihood windows of 32 copies, continuous dpm-solver++ and ddpm at 8 steps, students at NFE 4 and 16"
 
 // applyQuick sets the quick values of the flags the command line did not set.
 func applyQuick(fs *flag.FlagSet) error {

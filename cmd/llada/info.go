@@ -26,7 +26,8 @@ type infoOutput struct {
 	Library  string            `json:"onnxruntime,omitempty"` // the ONNX Runtime library, with --backend ort
 	Backend  string            `json:"backend"`               // "onnxruntime" or what the alternative backend reports
 	Device   string            `json:"device"`
-	Weights  weightsInfo       `json:"weights"` // from llada.weights (info_weights.go)
+	Weights  weightsInfo       `json:"weights"`           // from llada.weights (info_weights.go)
+	Distill  *llada.Distill    `json:"distill,omitempty"` // from llada.distill.* (distilled students only)
 	// KVCache is the KV-cache extension the model advertises (llada.kv_cache), null without one.
 	KVCache *onnx.KVCacheInfo `json:"kv_cache"`
 }
@@ -110,6 +111,7 @@ func modelInfo(mf modelFlags) (infoOutput, error) {
 func printInfo(stdout io.Writer, out infoOutput, format string) error {
 	c := out.Contract
 	out.Weights = readWeights(out.Metadata)
+	out.Distill = llada.ReadDistill(out.Metadata)
 	if format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -125,6 +127,7 @@ func printInfo(stdout io.Writer, out infoOutput, format string) error {
 	} else {
 		fmt.Fprintln(stdout, "kv_cache none")
 	}
+	printDistill(stdout, out.Distill)
 	for _, t := range out.Inputs {
 		fmt.Fprintf(stdout, "input  %s\n", t)
 	}

@@ -80,6 +80,12 @@ func Write(r *eval.Report, dir string) (map[string]string, error) {
 	if err := writeSemantic(r, dir, out); err != nil {
 		return nil, err
 	}
+	if len(r.Distill) > 0 {
+		if err := writeDistill(r, filepath.Join(dir, "distill.png")); err != nil {
+			return nil, fmt.Errorf("plots: %s: %w", eval.TaskDistill, err)
+		}
+		out[eval.TaskDistill] = "distill.png"
+	}
 	return out, nil
 }
 

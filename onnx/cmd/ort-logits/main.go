@@ -6,8 +6,11 @@
 //	go run ./onnx/cmd/ort-logits --model model.onnx --in cases.json --out logits.f32
 //
 // cases.json is {"cases": [{"input_ids": [[...], ...], "attention_mask": [[...], ...]}, ...]}: rows of equal
-// length per case. The output holds each case's [rows, seq, vocab] logits, cases in order; the vocabulary size
-// is printed on stdout.
+// length per case. A continuous-family model (docs/contract.md, "Continuous diffusion") takes
+// {"rows": R, "seq": L, "x_t": [R*L*D floats], "timestep": [R*L], "self_cond": [R*L*D] (optional),
+// "attention_mask": [R*L]} per case instead, flat and row-major (what export/onnx_to_ckpt.py --family continuous
+// sends). The output holds each case's [rows, seq, vocab] logits, cases in order; the vocabulary size is printed
+// on stdout.
 package main
 
 import (
@@ -17,6 +20,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"os"
 
@@ -26,6 +30,16 @@ import (
 type batch struct {
 	InputIDs      [][]int64 `json:"input_ids"`
 	AttentionMask [][]int64 `json:"attention_mask"`
+}
+
+// contBatch is one case of a continuous-family model, flat row-major.
+type contBatch struct {
+	Rows          int       `json:"rows"`
+	Seq           int       `json:"seq"`
+	X             []float32 `json:"x_t"`
+	Timestep      []float32 `json:"timestep"`
+	SelfCond      []float32 `json:"self_cond"`
+	AttentionMask []int64   `json:"attention_mask"`
 }
 
 func main() {
@@ -47,6 +61,14 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	sess, err := onnx.Open(*model)
+	if errors.Is(err, onnx.ErrContinuousModel) {
+		return runContinuous(*model, raw, *in, *out)
+	}
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
 	var spec struct {
 		Cases []batch `json:"cases"`
 	}
@@ -56,11 +78,6 @@ func run() error {
 	if len(spec.Cases) == 0 {
 		return fmt.Errorf("%s: no cases", *in)
 	}
-	sess, err := onnx.Open(*model)
-	if err != nil {
-		return err
-	}
-	defer sess.Close()
 	vocab := sess.VocabSize()
 	if vocab <= 0 {
 		return fmt.Errorf("%s: logits have no static vocabulary dimension", *model)
@@ -88,14 +105,64 @@ func run() error {
 		if err := sess.Forward(context.Background(), ids, att, rows, seq, logits); err != nil {
 			return fmt.Errorf("case %d: %w", ci, err)
 		}
-		buf := make([]byte, 4*len(logits))
-		for i, v := range logits {
-			binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(v))
-		}
-		if _, err := f.Write(buf); err != nil {
+		if err := writeFloats(f, logits); err != nil {
 			return err
 		}
 	}
 	fmt.Println(vocab)
 	return f.Close()
+}
+
+// runContinuous is run for a continuous-family model: float inputs instead of token ids.
+func runContinuous(model string, raw []byte, in, out string) error {
+	var spec struct {
+		Cases []contBatch `json:"cases"`
+	}
+	if err := json.Unmarshal(raw, &spec); err != nil {
+		return fmt.Errorf("%s: %w", in, err)
+	}
+	if len(spec.Cases) == 0 {
+		return fmt.Errorf("%s: no cases", in)
+	}
+	sess, err := onnx.OpenContinuous(model)
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	vocab, dim := sess.VocabSize(), sess.EmbedDim()
+	if vocab <= 0 || dim <= 0 {
+		return fmt.Errorf("%s: no static vocabulary (%d) or embedding (%d) dimension", model, vocab, dim)
+	}
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	for ci, c := range spec.Cases {
+		if c.Rows <= 0 || c.Seq <= 0 {
+			return fmt.Errorf("case %d: rows %d and seq %d must be positive", ci, c.Rows, c.Seq)
+		}
+		if c.AttentionMask != nil && len(c.AttentionMask) != c.Rows*c.Seq {
+			return fmt.Errorf("case %d: %d attention values, want rows*seq = %d", ci, len(c.AttentionMask), c.Rows*c.Seq)
+		}
+		logits := make([]float32, c.Rows*c.Seq*vocab)
+		ci2 := onnx.ContinuousInput{X: c.X, Timestep: c.Timestep, SelfCond: c.SelfCond, Attention: c.AttentionMask, Rows: c.Rows, Seq: c.Seq}
+		if err := sess.Forward(context.Background(), ci2, dim, logits); err != nil {
+			return fmt.Errorf("case %d: %w", ci, err)
+		}
+		if err := writeFloats(f, logits); err != nil {
+			return err
+		}
+	}
+	fmt.Println(vocab)
+	return f.Close()
+}
+
+func writeFloats(w io.Writer, v []float32) error {
+	buf := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(x))
+	}
+	_, err := w.Write(buf)
+	return err
 }
