@@ -58,10 +58,12 @@ class TorchCompareTest(unittest.TestCase):
         # Single-prompt threshold cases of both caches: the shape the comparison runs.
         cases = [c for c in golden["cases"] if c["mode"] in ("prefix", "dual") and len(c["prompts"]) == 1
                  and c["config"]["threshold"] is not None]
-        self.assertGreaterEqual(len(cases), 4)
+        # A few where Fast-dLLM's count has empty cached passes (nfe > nfe_needed), so swapping the two would fail.
+        empty = [c for c in cases if c["nfe"] > c["nfe_needed"]][:3]
+        self.assertEqual(len(empty), 3)
         model = make_kvcache_testdata.tiny_model()
         contract = {"MaskID": model.config.mask_token_id, "PadID": model.config.pad_token_id}
-        for c in cases[:6]:
+        for c in cases[:4] + empty:
             cfg, prompt = c["config"], c["prompts"][0]
             setting = (cfg["gen_length"], cfg["steps"], cfg["block_length"])
             ids, nfe, needed = torch_compare.cached_run(model, prompt, setting, c["mode"], cfg["threshold"], contract)
