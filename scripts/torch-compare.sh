@@ -11,12 +11,18 @@
 # Settings (environment): ROUNDS=7 THREADS=2 SETTINGS=64:64:32,128:128:32 PROMPTS=2 PROMPT_LEN=0 SAMPLER=ref|lean
 # SPIN=true|false (llada bench --spin; unset: the bench's default) JSON=FILE (every round's figures).
 # GOMAXPROCS, if set, sizes the Go scoring workers of the llada side.
+# Cached + parallel mode (issue 16 item 7: at least 1.5x Fast-dLLM's PyTorch path, identical ids): CACHE=prefix,dual
+# (any of prefix, dual, none) THRESHOLD=0.9. Torch runs export/reference/kvcache_ref.py (Fast-dLLM's prefix/dual
+# cache, threshold transfer), llada `llada bench` with "cache" and fast-dllm-threshold on the KV-cache export of
+# the same file (export/export_kvcache.py --from-onnx, built into $WORK once); SETTINGS defaults to 128:128:32.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${WORK:-/tmp/llada-torch-compare}
 PY=${PYTHON:-/usr/bin/python3}
 MODEL=$(cd "${1:-$ROOT/models/brown}" && pwd)
-ROUNDS=${ROUNDS:-7} THREADS=${THREADS:-2} SETTINGS=${SETTINGS:-64:64:32,128:128:32} PROMPTS=${PROMPTS:-2}
+CACHE=${CACHE:-} THRESHOLD=${THRESHOLD:-0.9}
+if [ -n "$CACHE" ]; then DEFAULT_SETTINGS=128:128:32; else DEFAULT_SETTINGS=64:64:32,128:128:32; fi
+ROUNDS=${ROUNDS:-7} THREADS=${THREADS:-2} SETTINGS=${SETTINGS:-$DEFAULT_SETTINGS} PROMPTS=${PROMPTS:-2}
 PROMPT_LEN=${PROMPT_LEN:-0} SAMPLER=${SAMPLER:-ref}
 export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS
 mkdir -p "$WORK"
@@ -28,5 +34,12 @@ fi
 args=(--model "$MODEL" --ckpt "$CKPT" --llada "$WORK/llada" --rounds "$ROUNDS" --threads "$THREADS"
   --settings "$SETTINGS" --prompts "$PROMPTS" --prompt-len "$PROMPT_LEN" --sampler "$SAMPLER")
 [ -n "${SPIN:-}" ] && args+=(--spin "$SPIN")
+if [ -n "$CACHE" ]; then
+  KV=$WORK/kv-$(basename "$MODEL")-$(sha256sum "$MODEL/model.onnx" | cut -c1-12)
+  if [ ! -f "$KV/model.onnx" ]; then
+    (cd "$ROOT" && "$PY" export/export_kvcache.py --from-onnx "$MODEL/model.onnx" --out "$KV")
+  fi
+  args+=(--cache "$CACHE" --threshold "$THRESHOLD" --kv-model "$KV")
+fi
 [ -n "${JSON:-}" ] && args+=(--json "$JSON")
 cd "$ROOT" && exec "$PY" -u export/torch_compare.py "${args[@]}"
