@@ -4,6 +4,9 @@
 #
 #   bash scripts/llamacpp-compare.sh [MODEL_DIR ...]      (default: models/brown)
 #   e.g. bash scripts/llamacpp-compare.sh models/brown export/bench-models/d2048-l2
+#   MODEL_DIR:LLADA_DIR runs llada on LLADA_DIR instead (an export of the same weights with llada's extensions,
+#   e.g. make_bench_model.py --logits-window, whose int8/int4 variants are quantized from it), llama.cpp on
+#   MODEL_DIR's GGUF; the canvas column still compares with llada fp32 (on LLADA_DIR).
 #
 # Installs into $LLAMACPP_WORK (default .llamacpp/, gitignored; nothing here is committed):
 #   - npm @node-llama-cpp/linux-x64 (prebuilt libllama with the llada architecture; it ships no CLI binaries),
@@ -22,8 +25,11 @@ THREADS=${THREADS:-2} PROMPT_LEN=${PROMPT_LEN:-96} GEN=${GEN:-32} STEPS=${STEPS:
 REPEAT=${REPEAT:-3} VARIANTS=${VARIANTS:-fp32 int8 int4}
 PY=${PYTHON:-/usr/bin/python3}
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=2
-MODELS=()
-for m in "${@:-$ROOT/models/brown}"; do MODELS+=("$(cd "$m" && pwd)"); done
+MODELS=() LLADA_DIRS=()
+for m in "${@:-$ROOT/models/brown}"; do
+  MODELS+=("$(cd "${m%%:*}" && pwd)")
+  if [[ $m == *:* ]]; then LLADA_DIRS+=("$(cd "${m#*:}" && pwd)"); else LLADA_DIRS+=("${MODELS[-1]}"); fi
+done
 mkdir -p "$WORK"
 cd "$WORK"
 
@@ -52,9 +58,15 @@ gguf_type() { case $1 in fp32) echo f32 ;; int8) echo q8_0 ;; int4) echo q4_k_m 
 
 echo "| model | weights | engine | ms/step (p50) | tokens/s | peak RSS MB | canvas = llada fp32 |"
 echo "|---|---|---|--:|--:|--:|---|"
-for MODEL in "${MODELS[@]}"; do
+for i in "${!MODELS[@]}"; do
+  MODEL=${MODELS[$i]} LDIR=${LLADA_DIRS[$i]}
   NAME=$(basename "$MODEL")
   OUT=$WORK/models/$NAME
+  QPRE=$OUT/ # where llada's quantized variants go
+  if [ "$LDIR" != "$MODEL" ]; then
+    QPRE=$OUT/$(basename "$LDIR")-
+    NAME="$NAME (llada: $(basename "$LDIR"))"
+  fi
   mkdir -p "$OUT"
   TASK=()
   [ -f "$MODEL/config.json" ] || TASK=(--task brown)
@@ -67,10 +79,10 @@ for MODEL in "${MODELS[@]}"; do
   printf '{"name":"greedy","prompt_ids":[%s],"gen_length":%d,"steps":%d,"block_length":%d}\n' "$IDS" "$GEN" "$STEPS" "$BLOCK" >"$OUT/case.jsonl"
   REF=""
   for V in $VARIANTS; do
-    DIR=$MODEL
+    DIR=$LDIR
     if [ "$V" != fp32 ]; then
-      DIR=$OUT/$V
-      [ -f "$DIR/model.onnx" ] || "$PY" "$ROOT/export/quantize.py" --bits "${V#int}" "$MODEL" "$DIR" >&2
+      DIR=$QPRE$V
+      [ -f "$DIR/model.onnx" ] || "$PY" "$ROOT/export/quantize.py" --bits "${V#int}" "$LDIR" "$DIR" >&2
     fi
     GG=$OUT/$(gguf_type "$V").gguf
     [ -f "$GG" ] || "$BENCH" quantize "$OUT/f32.gguf" "$GG" "$(gguf_type "$V")" "$THREADS" 2>"$OUT/quantize-$V.log"
