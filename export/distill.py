@@ -219,6 +219,19 @@ def lr_at(step, warmup, peak):
     return peak * min(1.0, (step + 1) / warmup)
 
 
+def update(opt, model, loss, step, peak_lr, ema):
+    """One optimiser update as every distillation here makes it: linear warm-up over 20 steps to peak_lr,
+    gradients clipped to norm 1. Returns the next step number and the loss's running average (0.95 decay)."""
+    for g in opt.param_groups:
+        g["lr"] = lr_at(step, 20, peak_lr)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    ema = loss.item() if ema is None else 0.95 * ema + 0.05 * loss.item()
+    return step + 1, ema
+
+
 def no_mask_logprobs(logits, mask_id):
     """Log-probabilities with the mask token excluded (SDTT's subs parameterisation: a denoiser never predicts
     the mask; jdeschena/sdtt core/distill/multi_round_sdtt.py _subs_parameterization)."""

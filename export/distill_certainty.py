@@ -153,14 +153,7 @@ def main():
         l1, ce1, acc1 = certainty_loss(logits[:args.batch], y, m, args.temperature, args.entropy_weight)
         l2, ce2, acc2 = certainty_loss(logits[args.batch:], y, m_rev, args.temperature, args.entropy_weight)
         loss = l1 + l2
-        for g in opt.param_groups:
-            g["lr"] = D.lr_at(step, 20, args.lr)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
-        opt.step()
-        step += 1
-        ema = loss.item() if ema is None else 0.95 * ema + 0.05 * loss.item()
+        step, ema = D.update(opt, student, loss, step, args.lr, ema)
         if step == 1 or step % 25 == 0:
             D.log("certainty", f"step {step} loss {loss.item():.3f} (ema {ema:.3f}) ce {ce1:.3f}/{ce2:.3f} "
                                f"acc {acc1:.3f}/{acc2:.3f} {(time.time() - t_start):.0f}s")

@@ -154,14 +154,7 @@ def main():
             target = teacher_targets(teacher, xt, mask_id, k_t)
             s_lp = D.no_mask_logprobs(student(xt, torch.ones_like(xt)), mask_id)
             loss = kl(s_lp[mask], target[mask].float(), args.loss).mean()
-            for g in opt.param_groups:
-                g["lr"] = D.lr_at(step, 20, args.lr)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
-            opt.step()
-            step += 1
-            ema = loss.item() if ema is None else 0.95 * ema + 0.05 * loss.item()
+            step, ema = D.update(opt, student, loss, step, args.lr, ema)
             if step == 1 or step % 25 == 0:
                 D.log("sdtt", f"round {rnd} step {step} loss {loss.item():.4f} (ema {ema:.4f}) "
                               f"{(time.time() - t_start):.0f}s")
