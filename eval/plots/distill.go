@@ -3,7 +3,6 @@ package plots
 import (
 	"fmt"
 	"image/color"
-	"os"
 	"slices"
 	"sort"
 
@@ -153,15 +152,7 @@ func writeDistill(r *eval.Report, path string) error {
 		}
 	}
 	legend.Draw(draw.Crop(dc, 2*panelW+vg.Points(8), 0, 0, -vg.Points(24)))
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return writePNG(img, path)
 }
 
 // distillColor: the palette in turn; the continuous palette after it, so that many models stay apart.

@@ -142,15 +142,7 @@ func drawCurves(path, title, ylabel string, logY, percent bool, cs []curve) erro
 	dc := draw.New(img)
 	p.Draw(draw.Crop(dc, 0, -legendW, 0, 0))
 	legend.Draw(draw.Crop(dc, w-legendW+vg.Points(8), 0, -vg.Points(24), -vg.Points(24)))
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return writePNG(img, path)
 }
 
 // curveStyle is how one curve is drawn.
@@ -236,4 +228,17 @@ func (t logTicks) Ticks(lo, hi float64) []plot.Tick {
 		}
 	}
 	return out
+}
+
+// writePNG writes a drawn canvas to path as PNG.
+func writePNG(img *vgimg.Canvas, path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
